@@ -1,0 +1,233 @@
+"""The sample schema (one chat JSONL line) and its reader/writer.
+
+A record is a plain dict in the shape transformers chat templates take::
+
+    {"messages": [{"role": ..., "content": ..., "tool_calls": [...], "train": bool}, ...],
+     "tools": [{"type": "function", "function": {...}}],
+     "task_type": "suite/scenario",
+     "meta": {...}}
+
+Reading validates every line; errors name file, line and field.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+STANDARD_ROLES = ("system", "user", "assistant", "tool")
+RECORD_KEYS = {"messages", "tools", "task_type", "meta", "id"}
+MESSAGE_KEYS = {"role", "content", "train", "tool_calls", "name", "tool_call_id"}
+TASK_TYPE_RE = re.compile(r"^[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)+$")
+
+
+class SchemaError(ValueError):
+    """A record violates the schema. `field` is a JSON path such as ``messages[3].role``."""
+
+    def __init__(self, field: str, message: str, reason: str):
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field = field
+        self.message = message
+        self.reason = reason  # short stable key used to count skips in lenient mode
+
+
+class RecordError(ValueError):
+    """A JSONL line is invalid; the message reads ``file:line: field: problem``."""
+
+    def __init__(self, path: str, line: int, error: SchemaError):
+        super().__init__(f"{path}:{line}: {error}")
+        self.path = path
+        self.line = line
+        self.field = error.field
+        self.reason = error.reason
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _expect(value: Any, kind: type | tuple, field: str, expected: str) -> None:
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        raise SchemaError(field, f"expected {expected}, got {_type_name(value)}", "wrong_type")
+
+
+def _validate_tool_call(call: Any, field: str) -> None:
+    _expect(call, dict, field, "an object")
+    function = call.get("function")
+    if function is None:
+        raise SchemaError(f"{field}.function", "missing", "missing_field")
+    _expect(function, dict, f"{field}.function", "an object")
+    name = function.get("name")
+    if not isinstance(name, str) or not name:
+        raise SchemaError(f"{field}.function.name", "must be a non-empty string", "bad_tool_call")
+    if "arguments" not in function:
+        raise SchemaError(f"{field}.function.arguments", "missing", "missing_field")
+    if not isinstance(function["arguments"], dict):
+        raise SchemaError(
+            f"{field}.function.arguments",
+            f"expected an object, got {_type_name(function['arguments'])} (decode JSON-string arguments first)",
+            "bad_tool_call",
+        )
+
+
+def _validate_tool(tool: Any, field: str) -> None:
+    _expect(tool, dict, field, "an object")
+    function = tool.get("function")
+    if function is None:
+        raise SchemaError(f"{field}.function", "missing", "missing_field")
+    _expect(function, dict, f"{field}.function", "an object")
+    name = function.get("name")
+    if not isinstance(name, str) or not name:
+        raise SchemaError(f"{field}.function.name", "must be a non-empty string", "bad_tool")
+    params = function.get("parameters", {"type": "object"})
+    _expect(params, dict, f"{field}.function.parameters", "a JSON Schema object")
+
+
+def validate_record(record: Any, extra_roles: Iterable[str] = ()) -> None:
+    """Raise SchemaError for the first problem found; return None when the record is valid."""
+    roles = set(STANDARD_ROLES) | set(extra_roles)
+    _expect(record, dict, "", "a JSON object")
+    unknown = sorted(set(record) - RECORD_KEYS)
+    if unknown:
+        raise SchemaError(unknown[0], "unknown field (put free-form data under meta)", "unknown_field")
+    if "messages" not in record:
+        raise SchemaError("messages", "missing", "missing_field")
+    messages = record["messages"]
+    _expect(messages, list, "messages", "an array")
+    if not messages:
+        raise SchemaError("messages", "must not be empty", "empty_messages")
+    if "task_type" not in record:
+        raise SchemaError("task_type", "missing", "missing_field")
+    task_type = record["task_type"]
+    _expect(task_type, str, "task_type", "a string")
+    if not TASK_TYPE_RE.match(task_type):
+        raise SchemaError(
+            "task_type", f'"{task_type}" must have at least two levels, e.g. "rag/conflicting"', "bad_task_type"
+        )
+    if "meta" in record:
+        _expect(record["meta"], dict, "meta", "an object")
+    if "tools" in record and record["tools"] is not None:
+        _expect(record["tools"], list, "tools", "an array")
+        for j, tool in enumerate(record["tools"]):
+            _validate_tool(tool, f"tools[{j}]")
+
+    open_calls = 0
+    has_assistant = False
+    for i, msg in enumerate(messages):
+        where = f"messages[{i}]"
+        _expect(msg, dict, where, "an object")
+        unknown = sorted(set(msg) - MESSAGE_KEYS)
+        if unknown:
+            raise SchemaError(f"{where}.{unknown[0]}", "unknown field", "unknown_field")
+        if "role" not in msg:
+            raise SchemaError(f"{where}.role", "missing", "missing_field")
+        role = msg["role"]
+        _expect(role, str, f"{where}.role", "a string")
+        if role not in roles:
+            raise SchemaError(f"{where}.role", f'unknown role "{role}"', "unknown_role")
+        content = msg.get("content")
+        calls = msg.get("tool_calls")
+        if content is not None:
+            _expect(content, str, f"{where}.content", "a string")
+        if "train" in msg:
+            _expect(msg["train"], bool, f"{where}.train", "true or false")
+        if calls is not None:
+            if role != "assistant":
+                raise SchemaError(f"{where}.tool_calls", f'only assistant messages may call tools, not "{role}"',
+                                  "misplaced_tool_calls")
+            _expect(calls, list, f"{where}.tool_calls", "an array")
+            for j, call in enumerate(calls):
+                _validate_tool_call(call, f"{where}.tool_calls[{j}]")
+            open_calls = len(calls)
+        if role == "tool":
+            if open_calls == 0:
+                raise SchemaError(where, "tool result without a preceding assistant tool call", "orphan_tool_result")
+            open_calls -= 1
+        if not content and not calls and role != "tool":
+            raise SchemaError(f"{where}.content", "empty message (no content and no tool_calls)", "empty_message")
+        has_assistant |= role == "assistant"
+    if not has_assistant:
+        raise SchemaError("messages", "no assistant message to train on", "no_assistant")
+
+
+@dataclass
+class ReadStats:
+    """What a lenient read skipped, by reason, so nothing is dropped silently."""
+
+    read: int = 0
+    skipped: Counter = field(default_factory=Counter)
+
+    def summary(self) -> str:
+        if not self.skipped:
+            return f"{self.read} records read, none skipped"
+        parts = ", ".join(f"{k}: {v}" for k, v in sorted(self.skipped.items()))
+        return f"{self.read} records read, {sum(self.skipped.values())} skipped ({parts})"
+
+
+def iter_records(
+    path: str | os.PathLike,
+    lenient: bool = False,
+    extra_roles: Iterable[str] = (),
+    stats: ReadStats | None = None,
+) -> Iterator[dict]:
+    """Yield validated records from a JSONL file. Strict mode raises RecordError at the first bad line;
+    lenient mode skips it and counts the reason in `stats`."""
+    path = os.fspath(path)
+    stats = stats if stats is not None else ReadStats()
+    extra_roles = tuple(extra_roles)
+    with open(path, encoding="utf-8") as f:
+        for line_no, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise SchemaError("", f"invalid JSON ({e.msg} at column {e.colno})", "invalid_json") from None
+                validate_record(record, extra_roles)
+            except SchemaError as e:
+                if not lenient:
+                    raise RecordError(path, line_no, e) from None
+                stats.skipped[e.reason] += 1
+                continue
+            stats.read += 1
+            yield record
+
+
+def read_records(path: str | os.PathLike, lenient: bool = False, extra_roles: Iterable[str] = (),
+                 stats: ReadStats | None = None) -> list[dict]:
+    return list(iter_records(path, lenient=lenient, extra_roles=extra_roles, stats=stats))
+
+
+def dumps_record(record: dict) -> str:
+    """One deterministic JSON line: sorted keys, UTF-8 kept readable, no trailing spaces."""
+    return json.dumps(record, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
+
+
+def write_records(path: str | os.PathLike, records: Iterable[dict], validate: bool = True,
+                  extra_roles: Iterable[str] = ()) -> int:
+    """Write records as JSONL (validated by default). Returns the count written."""
+    path = os.fspath(path)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    n = 0
+    with open(path, "w", encoding="utf-8") as f:
+        for i, record in enumerate(records):
+            if validate:
+                try:
+                    validate_record(record, extra_roles)
+                except SchemaError as e:
+                    raise RecordError(path, i + 1, e) from None
+            f.write(dumps_record(record) + "\n")
+            n += 1
+    return n
+
+
+def first_level(task_type: str) -> str:
+    return task_type.split("/", 1)[0]
