@@ -8,8 +8,8 @@ trained on text available offline: Python's `pydoc_data.topics` (English prose) 
 from __future__ import annotations
 
 import os
-
 from pydoc_data.topics import topics
+
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
