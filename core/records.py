@@ -176,9 +176,10 @@ def iter_records(
     lenient: bool = False,
     extra_roles: Iterable[str] = (),
     stats: ReadStats | None = None,
-) -> Iterator[dict]:
-    """Yield validated records from a JSONL file. Strict mode raises RecordError at the first bad line;
-    lenient mode skips it and counts the reason in `stats`."""
+    with_lines: bool = False,
+) -> Iterator[dict] | Iterator[tuple[int, dict]]:
+    """Yield validated records (or (line number, record) pairs) from a JSONL file. Strict mode raises
+    RecordError at the first bad line; lenient mode skips it and counts the reason in `stats`."""
     path = os.fspath(path)
     stats = stats if stats is not None else ReadStats()
     extra_roles = tuple(extra_roles)
@@ -198,7 +199,7 @@ def iter_records(
                 stats.skipped[e.reason] += 1
                 continue
             stats.read += 1
-            yield record
+            yield (line_no, record) if with_lines else record
 
 
 def read_records(path: str | os.PathLike, lenient: bool = False, extra_roles: Iterable[str] = (),
