@@ -35,14 +35,16 @@ def _free_port() -> int:
 
 def init_distributed() -> DistInfo:
     """Join the process group set up by torchrun/deepspeed, or make a one-process group (DeepSpeed needs
-    one either way). gloo on CPU, nccl on CUDA."""
+    one either way) without putting RANK or a port into os.environ, so child processes start clean. gloo on CPU, nccl on CUDA."""
     import deepspeed
 
-    if "RANK" not in os.environ:
-        os.environ.update(RANK="0", WORLD_SIZE="1", LOCAL_RANK="0", MASTER_ADDR="127.0.0.1",
-                          MASTER_PORT=os.environ.get("MASTER_PORT", str(_free_port())))
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
     if not dist.is_initialized():
-        deepspeed.init_distributed(dist_backend="nccl" if torch.cuda.is_available() else "gloo", verbose=False)
+        if all(k in os.environ for k in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")):  # a launcher's
+            deepspeed.init_distributed(dist_backend=backend, verbose=False)
+        else:
+            os.environ.setdefault("LOCAL_RANK", "0")  # DeepSpeed's engine asserts it is set; it names no port
+            dist.init_process_group(backend, init_method=f"tcp://127.0.0.1:{_free_port()}", rank=0, world_size=1)
     local_rank = int(os.environ.get("LOCAL_RANK", 0))
     if torch.cuda.is_available():
         torch.cuda.set_device(local_rank)
@@ -129,6 +131,15 @@ def build_engine(model: torch.nn.Module, cfg: TrainConfig, total_steps: int, wor
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg, total_steps))
     engine.lr_scheduler = scheduler  # stepped by engine.step() at each accumulation boundary
     return engine
+
+
+def unclipped_grad_norm(engine) -> float | None:
+    """Global gradient norm before clipping. ZeRO optimizers record it during step(); for ZeRO-0 it is
+    computed here, on the all-reduced gradients, and must be called before the boundary step()."""
+    if engine.zero_optimization() or not engine.is_gradient_accumulation_boundary():
+        return None
+    grads = [p.grad.detach().float().norm() for p in engine.module.parameters() if p.grad is not None]
+    return float(torch.stack(grads).norm()) if grads else 0.0
 
 
 # --- checkpoints ------------------------------------------------------------------------------------------

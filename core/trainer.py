@@ -43,6 +43,7 @@ class FitResult:
     steps: int
     history: list[dict]
     seconds: float
+    engine: object = None  # the DeepSpeed engine, for callers that inspect the in-memory model
 
 
 FREEZE_KEEP = {"embeddings": ("embed_tokens", "lm_head", "wte", "wpe"), "attention": ("self_attn", "attn."),
@@ -178,6 +179,7 @@ def fit(cfg: TrainConfig, prepare: Callable | None = None) -> FitResult:
         loss_sum = torch.zeros(1, dtype=torch.float64, device=device)
         sums = torch.zeros(len(channels), dtype=torch.float64, device=device)
         counts = torch.zeros_like(sums)
+        grad_norm = None
         for rows in step_plan.slots[dp_rank]:
             batch = build_micro_batch(rows, step_plan, channel_index, cfg.loss_reduction, tokenizer.pad_token_id,
                                       sp_rank, sp_size, device)
@@ -190,6 +192,7 @@ def fit(cfg: TrainConfig, prepare: Callable | None = None) -> FitResult:
                     raise TrainingError(f"step {step + 1}: loss is {loss.item()} on rank {info.rank}; "
                                         f"samples in this micro-batch: {batch.sample_ids}")
                 engine.backward(loss * grad_scale, scale_wrt_gas=False)
+            grad_norm = engine_lib.unclipped_grad_norm(engine) or grad_norm
             engine.step()
             loss_sum += loss.detach().double()
             s, c = channel_sums(losses, batch.trained, batch.channels, len(channels))
@@ -205,7 +208,7 @@ def fit(cfg: TrainConfig, prepare: Callable | None = None) -> FitResult:
                        "tokens_per_s": tokens / max(time.time() - step_start, 1e-9),
                        "fill_rate": step_plan.report.fill_rate,
                        **channel_losses(sums.cpu(), counts.cpu(), channels)}
-            grad_norm = engine.get_global_grad_norm()
+            grad_norm = engine.get_global_grad_norm() if grad_norm is None else grad_norm
             if grad_norm is not None:
                 metrics["grad_norm"] = float(grad_norm)
             logger.log(done, metrics)
@@ -226,4 +229,4 @@ def fit(cfg: TrainConfig, prepare: Callable | None = None) -> FitResult:
     if info.is_main:
         print(f"[pack] {pack_report.format()}")
         print(f"[done] {plan.total_steps - start_step} steps in {time.time() - started:.1f}s; model saved to {model_dir}")
-    return FitResult(cfg.out, model_dir, plan.total_steps, logger.history, time.time() - started)
+    return FitResult(cfg.out, model_dir, plan.total_steps, logger.history, time.time() - started, engine)
