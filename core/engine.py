@@ -125,11 +125,12 @@ def build_engine(model: torch.nn.Module, cfg: TrainConfig, total_steps: int, wor
     import deepspeed
 
     ds_config = deepspeed_config(cfg, world)
-    engine, optimizer, _, _ = deepspeed.initialize(
-        model=model, model_parameters=parameter_groups(model, cfg.optim.weight_decay), config=ds_config
+    schedule = lr_lambda(cfg, total_steps)
+    engine, _, _, _ = deepspeed.initialize(
+        model=model, model_parameters=parameter_groups(model, cfg.optim.weight_decay), config=ds_config,
+        # Built on DeepSpeed's inner optimizer (ZeRO wraps it); stepped by engine.step() at each boundary.
+        lr_scheduler=lambda optimizer: torch.optim.lr_scheduler.LambdaLR(optimizer, schedule),
     )
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg, total_steps))
-    engine.lr_scheduler = scheduler  # stepped by engine.step() at each accumulation boundary
     return engine
 
 
