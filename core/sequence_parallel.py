@@ -9,8 +9,6 @@ needs nothing from its neighbours; the trainer sums the slices' weighted losses,
 
 from __future__ import annotations
 
-import contextlib
-
 import torch
 import torch.distributed as dist
 
@@ -28,15 +26,20 @@ def current_group() -> dist.ProcessGroup | None:
     return _GROUP
 
 
-@contextlib.contextmanager
-def sequence_parallel_group(group: dist.ProcessGroup | None):
-    """Within this context, packed attention treats its inputs as this rank's slice of the row."""
-    global _GROUP
-    previous, _GROUP = _GROUP, group
-    try:
-        yield
-    finally:
-        _GROUP = previous
+class sequence_parallel_group:  # noqa: N801 - used like a function: `with sequence_parallel_group(g):`
+    """Within this (reusable) context, packed attention treats its inputs as this rank's slice of the row."""
+
+    def __init__(self, group: dist.ProcessGroup | None):
+        self.group, self.previous = group, None
+
+    def __enter__(self):
+        global _GROUP
+        self.previous, _GROUP = _GROUP, self.group
+        return self
+
+    def __exit__(self, *exc):
+        global _GROUP
+        _GROUP = self.previous
 
 
 def new_groups(sp_size: int) -> tuple[dist.ProcessGroup | None, dist.ProcessGroup | None]:

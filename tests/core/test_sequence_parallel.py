@@ -1,0 +1,92 @@
+"""Sequence parallelism (torch reference over gloo): attention equals per-sequence causal attention, and
+2 ranks give the loss and gradients of 1, for both reductions, with boundaries inside and across slices."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from core.attention import enable_packed_attention, segment_sdpa
+from core.batching import build_micro_batch, forward_token_losses
+from core.loss import weighted_loss
+from core.modeling import load_model
+from core.sequence_parallel import local_segments
+from tests.sp_utils import LENGTHS, step_plan
+from tests.trainer_utils import REPO, free_port, losses, small_config, write_data
+
+
+def test_local_segments_cover_each_slice():
+    cu = [0, 37, 87, 98, 103, 120]
+    assert local_segments(cu, 0, 60) == ([0, 37, 60], [0, 37, 60])
+    assert local_segments(cu, 60, 120) == ([0, 27, 38, 43, 60], [37, 87, 98, 103, 120])
+    assert local_segments(cu, 40, 80) == ([0, 40], [37, 80])  # a slice inside one sequence sees its start
+
+
+@pytest.mark.parametrize("slices", [2, 3, 4])
+def test_sliced_reference_attention_equals_causal_attention_per_sequence(slices):
+    g = torch.Generator().manual_seed(0)
+    total, heads, kv_heads, dim = sum(LENGTHS), 4, 2, 8
+    total -= total % slices
+    q, k, v = (torch.randn(h, total, dim, generator=g) for h in (heads, kv_heads, kv_heads))
+    cu = [0]
+    for n in LENGTHS:
+        cu.append(min(total, cu[-1] + n))
+    expected = torch.cat([
+        F.scaled_dot_product_attention(q[:, a:b], k[:, a:b], v[:, a:b], is_causal=True, enable_gqa=True)
+        for a, b in zip(cu[:-1], cu[1:]) if b > a], dim=1)
+    per = total // slices
+    pieces = []
+    for r in range(slices):
+        cu_q, cu_k = local_segments(cu, r * per, (r + 1) * per)
+        pieces.append(segment_sdpa(q[:, r * per : (r + 1) * per], k, v, cu_q, cu_k, None))
+    assert torch.allclose(torch.cat(pieces, dim=1), expected, atol=1e-6)
+
+
+def single_process_reference():
+    plan, channels = step_plan()
+    out = {}
+    for reduction in ("token", "sample"):
+        model = load_model("tiny", seed=11)
+        enable_packed_attention(model)
+        batch = build_micro_batch(plan.slots[0][0], plan, channels, reduction, 0)
+        loss = weighted_loss(forward_token_losses(model, batch, chunk_size=16), batch.weights)
+        loss.backward()
+        out[reduction] = {"loss": loss.item(),
+                          "grads": {n: p.grad.flatten()[:64].tolist() + [float(p.grad.norm())]
+                                    for n, p in model.named_parameters()}}
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("nproc", [2, 3])
+def test_sp_ranks_give_single_process_loss_and_gradients(tmp_path, nproc):
+    out = tmp_path / "sp.json"
+    env = {**os.environ, "PYTHONPATH": REPO, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={nproc}",
+                           f"--master-port={free_port()}", os.path.join(REPO, "tests", "scripts", "sp_worker.py"),
+                           str(out)], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    got = json.loads(out.read_text())
+    reference = single_process_reference()
+    for reduction in ("token", "sample"):
+        assert got[reduction]["loss"] == pytest.approx(reference[reduction]["loss"], abs=1e-5)
+        for name, values in reference[reduction]["grads"].items():
+            assert got[reduction]["grads"][name] == pytest.approx(values, abs=1e-5), (reduction, name)
+
+
+@pytest.mark.slow
+def test_training_with_sp2_matches_one_process(tmp_path):
+    """fit() with engine.sp_size=2 on two ranks (one DP group) gives the one-process loss curve."""
+    from core.trainer import fit
+    from tests.trainer_utils import run_worker
+
+    data = write_data(tmp_path, n=48)
+    single = losses(fit(small_config(tmp_path / "sp1", data, micro_batch_size=4, max_steps=4,
+                                     loss_reduction="sample")).history)
+    cfg = small_config(tmp_path / "sp2", data, micro_batch_size=4, max_steps=4, loss_reduction="sample")
+    cfg.engine.sp_size = 2
+    assert losses(run_worker(cfg, 2, tmp_path)["history"]) == pytest.approx(single, abs=1e-5)
