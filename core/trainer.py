@@ -42,7 +42,8 @@ class FitResult:
     model_dir: str
     steps: int
     history: list[dict]
-    seconds: float
+    seconds: float  # the whole call
+    train_seconds: float = 0.0  # the step loop alone
     engine: object = None  # the DeepSpeed engine, for callers that inspect the in-memory model
 
 
@@ -171,6 +172,7 @@ def fit(cfg: TrainConfig, prepare: Callable | None = None) -> FitResult:
     pack_report = PackReport()
     sp_context = sequence_parallel.sequence_parallel_group(sp_group) if sp_group is not None else nullcontext()
 
+    loop_start = time.time()
     for step in range(start_step, plan.total_steps):
         step_start = time.time()
         step_plan = plan_step([train[i] for i in plan.batch(step)], cfg.data.max_len, cfg.data.packing,
@@ -222,6 +224,7 @@ def fit(cfg: TrainConfig, prepare: Callable | None = None) -> FitResult:
                                        cfg.keep_checkpoints, info)
         bar.update(1)
     bar.close()
+    train_seconds = time.time() - loop_start
 
     model_dir = os.path.join(cfg.out, "final")
     engine_lib.save_hf_model(engine, tokenizer, model_dir, info, cfg.lora.save_merged)
@@ -229,4 +232,4 @@ def fit(cfg: TrainConfig, prepare: Callable | None = None) -> FitResult:
     if info.is_main:
         print(f"[pack] {pack_report.format()}")
         print(f"[done] {plan.total_steps - start_step} steps in {time.time() - started:.1f}s; model saved to {model_dir}")
-    return FitResult(cfg.out, model_dir, plan.total_steps, logger.history, time.time() - started, engine)
+    return FitResult(cfg.out, model_dir, plan.total_steps, logger.history, time.time() - started, train_seconds, engine)
