@@ -30,6 +30,7 @@ class DataConfig:
     mask: Literal["all", "last", "prompt"] = "all"
     max_len: int = 2048
     packing: bool = True
+    shuffle: bool = True  # false keeps the file order (curricula); epochs after the first are still shuffled
     truncation: Literal["truncate", "drop"] = "truncate"
     eval_paths: list[str] = field(default_factory=list)
     eval_split: float = 0.0  # held-out fraction of the training records

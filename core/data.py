@@ -182,10 +182,10 @@ class BatchPlan:
     global batches. Fractional epochs take the first part of the next epoch's order; max_steps caps (or
     extends) the run. Pure function of (n, batch, epochs, max_steps, seed), so resume needs only the step."""
 
-    def __init__(self, n: int, global_batch: int, epochs: float, max_steps: int, seed: int):
+    def __init__(self, n: int, global_batch: int, epochs: float, max_steps: int, seed: int, shuffle: bool = True):
         if n == 0:
             raise ValueError("no training samples left after reading and rendering")
-        self.n, self.global_batch, self.seed = n, global_batch, seed
+        self.n, self.global_batch, self.seed, self.shuffle = n, global_batch, seed, shuffle
         total_samples = max(global_batch, math.floor(epochs * n)) if epochs > 0 else 0
         self.total_steps = max_steps if max_steps > 0 else math.ceil(total_samples / global_batch)
         self.total_samples = total_samples if max_steps <= 0 else max_steps * global_batch
@@ -194,7 +194,8 @@ class BatchPlan:
     def _order(self, epoch: int) -> list[int]:
         if epoch not in self._orders:
             order = list(range(self.n))
-            random.Random(f"{self.seed}:epoch:{epoch}").shuffle(order)
+            if self.shuffle or epoch > 0:
+                random.Random(f"{self.seed}:epoch:{epoch}").shuffle(order)
             self._orders = {epoch: order}
         return self._orders[epoch]
 

@@ -151,7 +151,8 @@ def fit(cfg: TrainConfig, prepare: Callable | None = None) -> FitResult:
     model = prepare_model(cfg, tokenizer, prepare)
     train, held_out, channels = load_data(cfg, tokenizer, info)
     channel_index = {name: i for i, name in enumerate(channels)}
-    plan = BatchPlan(len(train), cfg.global_batch_size(info.world), cfg.epochs, cfg.max_steps, cfg.seed)
+    plan = BatchPlan(len(train), cfg.global_batch_size(info.world), cfg.epochs, cfg.max_steps, cfg.seed,
+                     cfg.data.shuffle)
     if held_out:
         eval_rows, eval_report = pack_samples(held_out, cfg.data.max_len, cfg.data.truncation)
         eval_plan = StepPlan([[[r] for r in eval_rows[k::dp_size]] for k in range(dp_size)], held_out, [], 0, 0, eval_report)

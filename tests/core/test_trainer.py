@@ -294,3 +294,16 @@ def test_tokenisation_is_cached(tmp_path, data):
     cfg.data.mask = "last"  # a different rendering is a different cache entry
     load_source(data, tok, cfg.data, progress=False)
     assert len(os.listdir(cfg.data.cache_dir)) == 2
+
+
+def test_batch_plan_orders():
+    from core.data import BatchPlan
+
+    plan = BatchPlan(10, 4, epochs=1.5, max_steps=0, seed=1)
+    batches = [plan.batch(s) for s in range(plan.total_steps)]
+    assert plan.total_steps == 4 and [len(b) for b in batches] == [4, 4, 4, 3]  # 15 samples
+    assert sorted(batches[0] + batches[1] + batches[2][:2]) == list(range(10))  # epoch 1 is a permutation
+    assert [i for b in batches for i in b][:10] != list(range(10))
+    kept = BatchPlan(10, 4, epochs=1.0, max_steps=0, seed=1, shuffle=False)
+    assert [i for s in range(kept.total_steps) for i in kept.batch(s)] == list(range(10))
+    assert BatchPlan(10, 4, epochs=1.0, max_steps=7, seed=1).total_steps == 7  # max_steps extends past an epoch
