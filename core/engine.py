@@ -3,6 +3,7 @@ atomic checkpoints, and the final Hugging Face save."""
 
 from __future__ import annotations
 
+import atexit
 import json
 import math
 import os
@@ -45,10 +46,16 @@ def init_distributed() -> DistInfo:
         else:
             os.environ.setdefault("LOCAL_RANK", "0")  # DeepSpeed's engine asserts it is set; it names no port
             dist.init_process_group(backend, init_method=f"tcp://127.0.0.1:{_free_port()}", rank=0, world_size=1)
+        atexit.register(_destroy_process_group)  # without it a process may abort on exit (gloo)
     local_rank = int(os.environ.get("LOCAL_RANK", 0))
     if torch.cuda.is_available():
         torch.cuda.set_device(local_rank)
     return DistInfo(dist.get_rank(), dist.get_world_size(), local_rank)
+
+
+def _destroy_process_group() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def device() -> torch.device:
