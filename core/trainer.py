@@ -69,7 +69,10 @@ def prepare_model(cfg: TrainConfig, tokenizer, extra: Callable | None = None):
         for name, p in model.named_parameters():
             p.requires_grad_(any(k in name for k in keep))
     if cfg.model.gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5.x renamed it
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     if cfg.lora.enabled:
         from peft import LoraConfig, get_peft_model
 

@@ -1,5 +1,3 @@
-import time
-
 import pytest
 import torch
 
@@ -13,11 +11,9 @@ from core.modeling import (
 )
 
 
-def test_tiny_loads_fast_and_deterministically():
-    start = time.perf_counter()
+def test_tiny_loads_deterministically():
     a = load_model("tiny", seed=1)
     tok = load_tokenizer("tiny")
-    assert time.perf_counter() - start < 5  # generous for CI; typically ~0.05 s
     b = load_model("tiny", seed=1)
     c = load_model("tiny", seed=2)
     assert all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters()))
