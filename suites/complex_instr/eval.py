@@ -1,0 +1,158 @@
+"""python -m suites.complex_instr.eval: IFEval-style accuracy of replies against each record's constraints.
+
+    python -m suites.complex_instr.eval --model PATH|tiny --data eval.jsonl [--out results.json]
+    python -m suites.complex_instr.eval --data eval.jsonl --responses replies.jsonl [--out results.json]
+
+Prompt-level: a reply passes when it follows every constraint of its prompt. Instruction-level: the share
+of single constraints followed. Strict verifies the reply as it is; loose also accepts it with its first
+and/or last line removed or markdown emphasis stripped (IFEval). "correct" is prompt-level strict. Besides
+the per-task_type table, the command prints (and writes) accuracy per constraint type.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections import defaultdict
+
+from suites.complex_instr import constraints as lib
+
+HEADLINE = ("correct", "prompt_strict", "prompt_loose", "inst_strict", "inst_loose")
+
+
+def constraint_results(record: dict, reply: str) -> list[tuple[str, bool, bool]]:
+    """(type, strict, loose) for every constraint of the record."""
+    try:
+        constraints = record["meta"]["constraints"]
+    except (KeyError, TypeError):
+        raise ValueError(f"record of task_type {record.get('task_type')!r} has no meta.constraints to score") from None
+    out = []
+    for c in constraints:
+        ctype = lib.get(c["type"])
+        strict = ctype.verify(reply, c["params"])
+        out.append((c["type"], strict, strict or ctype.verify(reply, c["params"], loose=True)))
+    return out
+
+
+def score_reply(record: dict, reply: str) -> dict[str, float]:
+    """Prompt- and instruction-level accuracy, strict and loose, plus "strict:<type>" / "loose:<type>" for
+    each constraint type of the record."""
+    results = constraint_results(record, reply)
+    if not results:
+        raise ValueError("record has an empty meta.constraints list")
+    strict = [s for _, s, _ in results]
+    loose = [lo for _, _, lo in results]
+    metrics = {
+        "correct": float(all(strict)), "prompt_strict": float(all(strict)), "prompt_loose": float(all(loose)),
+        "inst_strict": sum(strict) / len(strict), "inst_loose": sum(loose) / len(loose),
+    }
+    for type_id, s, lo in results:
+        metrics[f"strict:{type_id}"] = float(s)
+        metrics[f"loose:{type_id}"] = float(lo)
+    return metrics
+
+
+def score_headline(record: dict, reply: str) -> dict[str, float]:
+    """score_reply without the per-type entries: what per-task_type tables show."""
+    return {k: v for k, v in score_reply(record, reply).items() if k in HEADLINE}
+
+
+class TypeTally:
+    """Instruction-level counts per constraint type over the first reply of each record."""
+
+    def __init__(self):
+        self.strict = defaultdict(int)
+        self.loose = defaultdict(int)
+        self.total = defaultdict(int)
+        self.prompts = {"n": 0, "strict": 0, "loose": 0}
+
+    def add(self, results: list[tuple[str, bool, bool]]) -> None:
+        for type_id, s, lo in results:
+            self.total[type_id] += 1
+            self.strict[type_id] += s
+            self.loose[type_id] += lo
+        self.prompts["n"] += 1
+        self.prompts["strict"] += all(s for _, s, _ in results)
+        self.prompts["loose"] += all(lo for _, _, lo in results)
+
+    def as_dict(self) -> dict:
+        n_inst = sum(self.total.values())
+        n = self.prompts["n"]
+        return {
+            "prompt_level": {"n": n, "strict": self.prompts["strict"] / n if n else 0.0,
+                             "loose": self.prompts["loose"] / n if n else 0.0},
+            "instruction_level": {"n": n_inst, "strict": sum(self.strict.values()) / n_inst if n_inst else 0.0,
+                                  "loose": sum(self.loose.values()) / n_inst if n_inst else 0.0},
+            "by_constraint_type": {t: {"n": self.total[t], "strict": self.strict[t] / self.total[t],
+                                       "loose": self.loose[t] / self.total[t]} for t in sorted(self.total)},
+        }
+
+    def format(self) -> str:
+        d = self.as_dict()
+        width = max([len("constraint type"), *(len(t) for t in d["by_constraint_type"])]) + 2
+        lines = [f"{'constraint type':<{width}}{'n':>6}{'strict':>9}{'loose':>9}", "-" * (width + 24)]
+        for t, row in d["by_constraint_type"].items():
+            lines.append(f"{t:<{width}}{row['n']:>6}{row['strict']:>9.3f}{row['loose']:>9.3f}")
+        lines.append("-" * (width + 24))
+        for label, key in (("prompt-level", "prompt_level"), ("instruction-level", "instruction_level")):
+            row = d[key]
+            lines.append(f"{label:<{width}}{row['n']:>6}{row['strict']:>9.3f}{row['loose']:>9.3f}")
+        return "\n".join(lines)
+
+
+def plot_types(tally: dict, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = tally["by_constraint_type"]
+    types = list(rows)
+    fig, ax = plt.subplots(figsize=(9, 0.3 * len(types) + 1.5))
+    ys = range(len(types))
+    ax.barh([y - 0.2 for y in ys], [rows[t]["strict"] for t in types], 0.4, label="strict")
+    ax.barh([y + 0.2 for y in ys], [rows[t]["loose"] for t in types], 0.4, label="loose")
+    ax.set_yticks(list(ys), [f"{t} (n={rows[t]['n']})" for t in types], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("instruction-level accuracy")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    from core.scoring import eval_cli
+
+    peek = argparse.ArgumentParser(add_help=False)
+    peek.add_argument("--out")
+    known, _ = peek.parse_known_args(argv)
+    tally, seen = TypeTally(), set()
+
+    def scorer(record: dict, reply: str) -> dict[str, float]:
+        results = constraint_results(record, reply)
+        if id(record) not in seen:  # the first draw of each record, as in the per-task_type table
+            seen.add(id(record))
+            tally.add(results)
+        return score_headline(record, reply)
+
+    aggregated = eval_cli(argv, "python -m suites.complex_instr.eval", __doc__.split("\n\n")[0], scorer)
+    print()
+    print(tally.format())
+    summary = tally.as_dict()
+    if known.out:
+        with open(known.out, encoding="utf-8") as f:
+            results = json.load(f)
+        results.update(summary)
+        with open(known.out, "w", encoding="utf-8") as f:
+            json.dump(results, f, ensure_ascii=False, indent=1)
+        png = os.path.splitext(known.out)[0] + "_by_type.png"
+        plot_types(summary, png)
+        print(f"[eval] per-type accuracy added to {known.out}; chart {png}")
+    return {"by_task_type": aggregated, **summary}
+
+
+if __name__ == "__main__":
+    main()
