@@ -1,0 +1,316 @@
+"""Vocabulary of the fictional world: name parts, value pools and, per attribute, the sentences that state a
+fact in a document, the questions that ask for it, the clause an answer restates it with, and the noun
+phrase a refusal names it by. English and Chinese. Data only; suites/rag/world.py uses it."""
+
+from __future__ import annotations
+
+# --- names ---------------------------------------------------------------------------------------------
+EN_NAMES = {
+    "town": (["Vel", "Kar", "Ost", "Bram", "Thal", "Mir", "Quen", "Dor", "Lun", "Sef", "Hal", "Yor", "Tam", "Brin",
+              "Cal", "Fen", "Gal", "Ire", "Jas", "Kel", "Lor", "Mav", "Nor", "Pel", "Rav", "Sil", "Tor", "Vash"],
+             ["", "a", "e", "o", "i", "an", "er"],
+             ["mora", "sund", "relle", "wick", "holm", "dara", "ven", "stead", "brook", "mere", "thorpe", "via",
+              "essa", "gard"]),
+    "person_first": ["Orsa", "Tamsin", "Eldric", "Maelis", "Corwen", "Ysolde", "Bertil", "Anwen", "Darrow", "Idony",
+                     "Kestrel", "Lioba", "Perrin", "Rosmund", "Sabeth", "Teodor", "Ulla", "Varric", "Wenna",
+                     "Alaric", "Brisa", "Cosmin", "Delphine", "Emrys", "Fenna", "Gideon", "Halla", "Ivo", "Jorun",
+                     "Linnea", "Maren", "Nils", "Odile", "Piet", "Quilla", "Runa", "Soren", "Thea"],
+    "person_last": (["Len", "Ash", "Cor", "Dun", "Fal", "Hen", "Mar", "Quil", "Rost", "Sten", "Vey", "Wyn", "Brae",
+                     "Carr", "Ebb", "Gorm", "Hask", "Lind", "Mott", "Orr"],
+                    ["quist", "worth", "dal", "ridge", "holt", "by", "croft", "lund", "stone", "berg", "moor"]),
+    "company": (["Bright", "Copper", "Silver", "North", "Amber", "Iron", "Kettle", "Lantern", "Harbor", "Willow",
+                 "Thistle", "Saffron", "Cobalt", "Juniper", "Marble", "Oaken", "Pepper", "Raven"],
+                ["well", "line", "field", "gate", "wood", "crest", "vale", "spire", "ford", "bank"],
+                ["Works", "Foundry", "Trading Company", "Mills", "Brothers", "Cooperative", "Ironworks", "Guild",
+                 "Manufactory", "& Daughters"]),
+    "plant": (["Mira", "Thess", "Olva", "Runa", "Sela", "Cassa", "Dela", "Fio", "Grena", "Hesta", "Iva", "Jora",
+               "Kalla", "Lume", "Nessa", "Oriel", "Pira", "Sorra", "Tulla", "Vessa"],
+              ["wort", "bloom", "thorn", "leaf", "bell", "root", "moss", "cress", " lily", " sedge"]),
+}
+
+ZH_NAMES = {
+    "town": ("澜岚汀洛墨霁棠溪陵川渚蘅琮苒沧濯邺峤芜榆枫桐杉柘栎漪", ["镇", "城", "港", "堡", "村"]),
+    "person": ("岑甄闾栾禤谌宓邝詹蔺濮晏覃聂柯阮", "雪舟云帆青禾若澄景行书遥清知远砚秋思南怀瑾言蘅予安"),
+    "company": ("恒瑞丰泰兴隆盛昌永鑫福源华信嘉通宏", ["商行", "工坊", "制造厂", "织造社", "铸造所", "贸易公司"]),
+    "plant": ("绛萱芷茵葳蕤菁蔚苓荇蓁芸葭芊茜", ["草", "兰", "花", "藤", "莲"]),
+}
+
+# --- value pools (aligned by index between languages; no value is a substring of another) -----------------
+POOLS = {
+    "known_for": {
+        "en": ["its stone bridge", "a lantern festival", "its salt mines", "glass workshops", "a leaning clock tower",
+               "tea terraces", "a floating market", "its copper roofs", "an old observatory", "a winter horse fair",
+               "its mineral springs", "a library carved into a cliff"],
+        "zh": ["石桥", "灯笼节", "盐矿", "玻璃作坊", "斜钟楼", "茶园梯田", "水上集市", "铜屋顶", "古天文台",
+               "冬季马市", "矿泉", "崖壁图书馆"],
+    },
+    "river": {
+        "en": ["Ashen River", "Morrow River", "Silverrun River", "Quell River", "Dunmere River", "Harrow River",
+               "Lisk River", "Orrin River", "Tamber River", "Greywater River", "Mossbank River", "Candle River"],
+        "zh": ["灰石河", "青澜江", "默河", "银溪河", "奎尔河", "墩湖河", "哈罗河", "丽斯克河", "奥林河", "坦博河",
+               "灰水河", "烛河"],
+    },
+    "profession": {
+        "en": ["clockmaking", "cartography", "glassblowing", "astronomy", "botany", "shipbuilding", "violin making",
+               "weaving", "engineering", "chemistry", "architecture", "beekeeping", "bookbinding", "surveying"],
+        "zh": ["钟表制作", "制图", "吹制玻璃", "天文", "植物学", "造船", "提琴制作", "纺织", "工程", "化学", "建筑",
+               "养蜂", "装订", "测量"],
+    },
+    "product": {
+        "en": ["copper kettles", "wind-up clocks", "paper lanterns", "salt crackers", "glass beads", "river barges",
+               "wool blankets", "brass telescopes", "honey soap", "fountain pens", "rope ladders", "tin whistles",
+               "felt hats", "map globes"],
+        "zh": ["铜壶", "发条钟", "纸灯笼", "咸饼干", "玻璃珠", "河船", "羊毛毯", "黄铜望远镜", "蜂蜜皂", "钢笔", "绳梯",
+               "锡哨", "毡帽", "地球仪"],
+    },
+    "flower_color": {
+        "en": ["violet", "amber", "crimson", "pale blue", "white", "golden", "pink", "green", "orange", "indigo",
+               "silver-grey", "scarlet"],
+        "zh": ["紫色", "琥珀色", "深红色", "淡蓝色", "白色", "金色", "粉色", "绿色", "橙色", "靛蓝色", "银灰色",
+               "猩红色"],
+    },
+}
+
+# --- attributes -----------------------------------------------------------------------------------------
+# value: ("year", lo, hi) | ("count", lo, hi) | ("pool", name) | ("ref", kind)
+# sentences/questions/statement/topic use {name} and (sentences, statement) {value}; descriptor (ref
+# attributes only) names the referenced entity through this one, for two-document questions.
+ATTRIBUTES = {
+    "town": {
+        "founded": {
+            "value": ("year", 1480, 1960),
+            "sentences": {"en": ["{name} was founded in {value}.", "Settlers founded {name} in {value}.",
+                                 "The town of {name} dates from {value}, when it was founded."],
+                          "zh": ["{name}建于{value}年。", "{name}始建于{value}年。", "{value}年，第一批移民建立了{name}。"]},
+            "questions": {"en": ["When was {name} founded?", "In what year was {name} founded?",
+                                 "What is the founding year of {name}?", "Which year was {name} founded in?"],
+                          "zh": ["{name}是哪一年建立的？", "{name}建于哪一年？", "{name}的建立年份是多少？", "{name}始建于何年？"]},
+            "statement": {"en": "{name} was founded in {value}", "zh": "{name}建于{value}年"},
+            "topic": {"en": "the founding year of {name}", "zh": "{name}的建立年份"},
+        },
+        "population": {
+            "value": ("count", 800, 250000),
+            "sentences": {"en": ["{name} has a population of {value}.", "About {value} people live in {name}.",
+                                 "The population of {name} is {value}."],
+                          "zh": ["{name}的人口为{value}。", "{name}约有{value}名居民。", "{name}现有人口{value}。"]},
+            "questions": {"en": ["What is the population of {name}?", "How many people live in {name}?",
+                                 "How large is the population of {name}?"],
+                          "zh": ["{name}有多少人口？", "{name}的人口是多少？", "有多少人住在{name}？"]},
+            "statement": {"en": "{name} has a population of {value}", "zh": "{name}的人口为{value}"},
+            "topic": {"en": "the population of {name}", "zh": "{name}的人口"},
+        },
+        "known_for": {
+            "value": ("pool", "known_for"),
+            "sentences": {"en": ["{name} is known for {value}.", "{name} is famous for {value}.",
+                                 "Travellers know {name} for {value}."],
+                          "zh": ["{name}以{value}闻名。", "{name}因{value}而出名。", "说起{name}，人们首先想到的是{value}。"]},
+            "questions": {"en": ["What is {name} known for?", "What is {name} famous for?", "Why is {name} well known?"],
+                          "zh": ["{name}以什么闻名？", "{name}因为什么而出名？", "{name}最有名的是什么？"]},
+            "statement": {"en": "{name} is known for {value}", "zh": "{name}以{value}闻名"},
+            "topic": {"en": "what {name} is known for", "zh": "{name}以什么闻名"},
+        },
+        "river": {
+            "value": ("pool", "river"),
+            "sentences": {"en": ["{name} lies on the {value}.", "The {value} flows through {name}.",
+                                 "{name} was built on the banks of the {value}."],
+                          "zh": ["{name}位于{value}畔。", "{value}流经{name}。", "{name}沿{value}而建。"]},
+            "questions": {"en": ["Which river flows through {name}?", "On which river does {name} lie?",
+                                 "What river is {name} built on?"],
+                          "zh": ["哪条河流经{name}？", "{name}位于哪条河边？", "{name}沿哪条河而建？"]},
+            "statement": {"en": "{name} lies on the {value}", "zh": "{name}位于{value}畔"},
+            "topic": {"en": "which river flows through {name}", "zh": "流经{name}的河流"},
+        },
+    },
+    "person": {
+        "born": {
+            "value": ("year", 1700, 1985),
+            "sentences": {"en": ["{name} was born in {value}.", "The birth year of {name} is recorded as {value}.",
+                                 "Records give {value} as the year {name} was born."],
+                          "zh": ["{name}生于{value}年。", "{name}出生于{value}年。", "据记载，{name}于{value}年出生。"]},
+            "questions": {"en": ["When was {name} born?", "In what year was {name} born?",
+                                 "What is the birth year of {name}?"],
+                          "zh": ["{name}是哪一年出生的？", "{name}生于哪一年？", "{name}的出生年份是？"]},
+            "statement": {"en": "{name} was born in {value}", "zh": "{name}生于{value}年"},
+            "topic": {"en": "the birth year of {name}", "zh": "{name}的出生年份"},
+        },
+        "birthplace": {
+            "value": ("ref", "town"),
+            "sentences": {"en": ["{name} was born in the town of {value}.", "The birthplace of {name} is {value}.",
+                                 "{name} grew up in {value}, the town of their birth."],
+                          "zh": ["{name}出生在{value}。", "{name}的出生地是{value}。", "{name}的故乡是{value}。"]},
+            "questions": {"en": ["Where was {name} born?", "What is the birthplace of {name}?",
+                                 "In which town was {name} born?"],
+                          "zh": ["{name}出生在哪里？", "{name}的出生地是哪里？", "{name}的故乡是哪座城镇？"]},
+            "statement": {"en": "{name} was born in {value}", "zh": "{name}出生在{value}"},
+            "topic": {"en": "the birthplace of {name}", "zh": "{name}的出生地"},
+            "descriptor": {"en": "the birthplace of {name}", "zh": "{name}的出生地"},
+        },
+        "profession": {
+            "value": ("pool", "profession"),
+            "sentences": {"en": ["{name} worked in {value}.", "{name} made a living from {value}.",
+                                 "The field of {name} was {value}."],
+                          "zh": ["{name}从事{value}工作。", "{name}一生致力于{value}。", "{name}的职业领域是{value}。"]},
+            "questions": {"en": ["What field did {name} work in?", "What did {name} do for a living?",
+                                 "Which trade did {name} practise?"],
+                          "zh": ["{name}从事什么工作？", "{name}的职业领域是什么？", "{name}是做哪一行的？"]},
+            "statement": {"en": "{name} worked in {value}", "zh": "{name}从事{value}工作"},
+            "topic": {"en": "the field {name} worked in", "zh": "{name}的职业"},
+        },
+    },
+    "company": {
+        "established": {
+            "value": ("year", 1750, 2005),
+            "sentences": {"en": ["{name} was established in {value}.", "{name} opened its doors in {value}.",
+                                 "The company {name} was founded in {value}."],
+                          "zh": ["{name}成立于{value}年。", "{name}创办于{value}年。", "{value}年，{name}正式开业。"]},
+            "questions": {"en": ["When was {name} established?", "In what year was {name} founded?",
+                                 "What year did {name} open?"],
+                          "zh": ["{name}成立于哪一年？", "{name}是哪一年创办的？", "{name}哪一年开业？"]},
+            "statement": {"en": "{name} was established in {value}", "zh": "{name}成立于{value}年"},
+            "topic": {"en": "the founding year of {name}", "zh": "{name}的成立年份"},
+        },
+        "founder": {
+            "value": ("ref", "person"),
+            "sentences": {"en": ["{name} was founded by {value}.", "{value} founded {name}.",
+                                 "The founder of {name} was {value}."],
+                          "zh": ["{name}由{value}创立。", "{value}创办了{name}。", "{name}的创始人是{value}。"]},
+            "questions": {"en": ["Who founded {name}?", "Who was the founder of {name}?",
+                                 "Which person established {name}?"],
+                          "zh": ["{name}是谁创立的？", "{name}的创始人是谁？", "谁创办了{name}？"]},
+            "statement": {"en": "{name} was founded by {value}", "zh": "{name}由{value}创立"},
+            "topic": {"en": "who founded {name}", "zh": "{name}的创始人"},
+            "descriptor": {"en": "the founder of {name}", "zh": "{name}的创始人"},
+        },
+        "headquarters": {
+            "value": ("ref", "town"),
+            "sentences": {"en": ["{name} has its headquarters in {value}.", "The head office of {name} is in {value}.",
+                                 "{name} is based in {value}."],
+                          "zh": ["{name}的总部位于{value}。", "{name}总部设在{value}。", "{name}的总部在{value}。"]},
+            "questions": {"en": ["Where is {name} headquartered?", "In which town does {name} have its head office?",
+                                 "Where is {name} based?"],
+                          "zh": ["{name}的总部在哪里？", "{name}总部设在哪座城镇？", "{name}的总部位于何处？"]},
+            "statement": {"en": "{name} has its headquarters in {value}", "zh": "{name}的总部位于{value}"},
+            "topic": {"en": "where {name} is headquartered", "zh": "{name}的总部所在地"},
+            "descriptor": {"en": "the town where {name} has its headquarters", "zh": "{name}总部所在的城镇"},
+        },
+        "product": {
+            "value": ("pool", "product"),
+            "sentences": {"en": ["{name} makes {value}.", "{name} is best known for its {value}.",
+                                 "The main product of {name} is {value}."],
+                          "zh": ["{name}生产{value}。", "{name}以{value}著称。", "{name}的主要产品是{value}。"]},
+            "questions": {"en": ["What does {name} make?", "What is the main product of {name}?",
+                                 "What does {name} produce?"],
+                          "zh": ["{name}生产什么？", "{name}的主要产品是什么？", "{name}以什么产品著称？"]},
+            "statement": {"en": "{name} makes {value}", "zh": "{name}生产{value}"},
+            "topic": {"en": "what {name} makes", "zh": "{name}的主要产品"},
+        },
+        "employees": {
+            "value": ("count", 12, 9000),
+            "sentences": {"en": ["{name} employs {value} people.", "The staff of {name} numbers {value}.",
+                                 "There are {value} people on the payroll of {name}."],
+                          "zh": ["{name}有{value}名员工。", "{name}雇用了{value}人。", "{name}的员工人数为{value}。"]},
+            "questions": {"en": ["How many people work at {name}?", "How many employees does {name} have?",
+                                 "How big is the staff of {name}?"],
+                          "zh": ["{name}有多少名员工？", "{name}雇用了多少人？", "{name}的员工人数是多少？"]},
+            "statement": {"en": "{name} employs {value} people", "zh": "{name}有{value}名员工"},
+            "topic": {"en": "the number of employees at {name}", "zh": "{name}的员工人数"},
+        },
+    },
+    "plant": {
+        "described": {
+            "value": ("year", 1650, 1990),
+            "sentences": {"en": ["{name} was first described in {value}.", "Botanists first recorded {name} in {value}.",
+                                 "The first record of {name} dates from {value}."],
+                          "zh": ["{name}于{value}年首次被记载。", "植物学家在{value}年首次记录了{name}。",
+                                 "{name}最早的记录可追溯到{value}年。"]},
+            "questions": {"en": ["When was {name} first described?", "In what year was {name} first recorded?",
+                                 "When was {name} discovered?"],
+                          "zh": ["{name}是哪一年首次被记载的？", "{name}最早在哪一年被记录？", "{name}是哪一年被发现的？"]},
+            "statement": {"en": "{name} was first described in {value}", "zh": "{name}于{value}年首次被记载"},
+            "topic": {"en": "when {name} was first described", "zh": "{name}首次被记载的年份"},
+        },
+        "discovered_by": {
+            "value": ("ref", "person"),
+            "sentences": {"en": ["{name} was discovered by {value}.", "{value} was the first to describe {name}.",
+                                 "The discoverer of {name} was {value}."],
+                          "zh": ["{name}由{value}发现。", "{value}最早描述了{name}。", "{name}的发现者是{value}。"]},
+            "questions": {"en": ["Who discovered {name}?", "Who first described {name}?", "Who is the discoverer of {name}?"],
+                          "zh": ["{name}是谁发现的？", "谁最早描述了{name}？", "{name}的发现者是谁？"]},
+            "statement": {"en": "{name} was discovered by {value}", "zh": "{name}由{value}发现"},
+            "topic": {"en": "who discovered {name}", "zh": "{name}的发现者"},
+            "descriptor": {"en": "the discoverer of {name}", "zh": "{name}的发现者"},
+        },
+        "flower_color": {
+            "value": ("pool", "flower_color"),
+            "sentences": {"en": ["{name} has {value} flowers.", "The flowers of {name} are {value}.",
+                                 "{name} blooms in {value}."],
+                          "zh": ["{name}开{value}的花。", "{name}的花是{value}的。", "{name}的花朵呈{value}。"]},
+            "questions": {"en": ["What colour are the flowers of {name}?", "What is the flower colour of {name}?",
+                                 "Which colour does {name} bloom in?"],
+                          "zh": ["{name}的花是什么颜色？", "{name}开什么颜色的花？", "{name}的花朵呈什么颜色？"]},
+            "statement": {"en": "{name} has {value} flowers", "zh": "{name}开{value}的花"},
+            "topic": {"en": "the flower colour of {name}", "zh": "{name}的花色"},
+        },
+        "height": {
+            "value": ("count", 5, 400),
+            "sentences": {"en": ["{name} grows to about {value} centimetres.",
+                                 "A mature {name} stands around {value} centimetres tall.",
+                                 "{name} reaches a height of {value} centimetres."],
+                          "zh": ["{name}可长到约{value}厘米高。", "成熟的{name}高约{value}厘米。", "{name}的株高可达{value}厘米。"]},
+            "questions": {"en": ["How tall does {name} grow?", "What height does {name} reach?",
+                                 "How high does a mature {name} grow?"],
+                          "zh": ["{name}能长多高？", "{name}的株高是多少？", "成熟的{name}有多高？"]},
+            "statement": {"en": "{name} grows to about {value} centimetres", "zh": "{name}可长到约{value}厘米高"},
+            "topic": {"en": "the height of {name}", "zh": "{name}的株高"},
+        },
+        "native_to": {
+            "value": ("ref", "town"),
+            "sentences": {"en": ["{name} grows wild around {value}.", "{name} is native to the hills near {value}.",
+                                 "{name} was first found near {value}."],
+                          "zh": ["{name}原产于{value}一带。", "{name}野生于{value}周围。", "{name}最早在{value}附近被发现。"]},
+            "questions": {"en": ["Where does {name} grow wild?", "Which town is {name} native to?",
+                                 "Near which town does {name} grow wild?"],
+                          "zh": ["{name}原产于哪里？", "{name}野生于哪座城镇附近？", "{name}的原产地是哪里？"]},
+            "statement": {"en": "{name} grows wild around {value}", "zh": "{name}原产于{value}一带"},
+            "topic": {"en": "where {name} grows wild", "zh": "{name}的原产地"},
+            "descriptor": {"en": "the town {name} is native to", "zh": "{name}的原产城镇"},
+        },
+    },
+}
+
+# Two-document questions: (kind, reference attribute) -> attributes of the referenced entity to ask about.
+BRIDGES = {
+    ("company", "founder"): ["born", "profession", "birthplace"],
+    ("company", "headquarters"): ["founded", "population", "known_for", "river"],
+    ("plant", "discovered_by"): ["born", "profession"],
+    ("plant", "native_to"): ["known_for", "river", "population"],
+    ("person", "birthplace"): ["founded", "known_for", "river"],
+}
+
+FILLERS = {
+    "en": {
+        "town": ["Its market square fills up on Saturdays.", "Narrow lanes climb from the quay to the old walls.",
+                 "Most houses there are built of grey stone.", "A coach road links it to the neighbouring valleys."],
+        "person": ["Their letters are kept in a small private archive.", "Colleagues remembered a patient, careful worker.",
+                   "A portrait of them hangs in the local guild hall."],
+        "company": ["Its workshop stands near the old market.", "The firm is still run by the founding family.",
+                    "Its goods are sold in many neighbouring towns."],
+        "plant": ["It prefers shaded, damp ground.", "Its leaves are narrow and slightly fuzzy.",
+                  "Bees visit it throughout the summer."],
+    },
+    "zh": {
+        "town": ["每逢周六，集市广场上人来人往。", "狭窄的小巷从码头一直延伸到老城墙。", "那里的房屋大多用灰石砌成。",
+                 "一条驿道把它和周边的山谷连在一起。"],
+        "person": ["此人的书信保存在一个小型私人档案馆中。", "同事们记得这是一位耐心细致的人。", "当地行会大厅里挂着此人的画像。"],
+        "company": ["它的作坊就在老集市旁边。", "这家商号至今仍由创始家族经营。", "它的货物销往周边许多城镇。"],
+        "plant": ["它喜欢阴凉潮湿的土地。", "它的叶子细长，略带绒毛。", "整个夏天都有蜜蜂来访。"],
+    },
+}
+
+# Titles of the second source in conflicting samples.
+NOTE_TITLES = {
+    "en": ["{name}: archive note", "{name} (old gazetteer)", "Notes on {name}", "{name}: a visitor's guide",
+           "{name} (parish record)", "{name}: entry from a regional almanac"],
+    "zh": ["{name}（旧档案）", "{name}·地方志摘录", "关于{name}的笔记", "{name}（游客指南）", "{name}（教区记录）",
+           "{name}·地区年鉴条目"],
+}
