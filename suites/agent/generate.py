@@ -1,0 +1,106 @@
+"""python -m suites.agent.generate --n N --out FILE [--tools MODULE_OR_JSON] [--seed S] [--lang en|zh|mix]
+[--shard K --num-shards M] [--report REPORT.json] [--eval] [--format template|fallback|auto --tokenizer PATH]
+[--shares single=0.2,chain=0.1,...]
+
+Writes verified function-calling samples (agent/single, parallel, multiple, chain, no_call, clarify,
+tool_error, multi_turn) as record JSONL. Default tools: the built-in toolbox. `--eval` writes eval records
+instead: each sample cut after one target turn, with meta.target saying what that turn must do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from core.records import write_records
+from core.synth import GenerationReport, add_generation_args, generate_records, sample_rng, shard_range
+from suites.agent.scenarios import DEFAULT_SHARES, SCENARIOS, ScenarioBuilder, ScenarioConfig, eval_view
+from suites.agent.schema import ToolSpecError
+
+
+def parse_shares(text: str | None) -> dict[str, float]:
+    if not text:
+        return dict(DEFAULT_SHARES)
+    shares = {}
+    for part in text.split(","):
+        name, _, value = part.partition("=")
+        name = name.strip()
+        if name not in SCENARIOS:
+            raise ValueError(f"--shares: unknown scenario {name!r}; scenarios: {', '.join(SCENARIOS)}")
+        try:
+            shares[name] = float(value)
+        except ValueError:
+            raise ValueError(f"--shares: {name}={value!r} is not a number") from None
+    return shares
+
+
+def generate(n: int, seed: int, lang: str = "en", tools: str | None = None, shares: dict | None = None,
+             eval_records: bool = False, indices=None, report: GenerationReport | None = None) -> list[dict]:
+    """Samples `indices` (default: all n) of an n-sample run; the same (n, seed, ...) gives the same bytes."""
+    builder = ScenarioBuilder(ScenarioConfig(tools=tools, lang=lang, shares=shares or dict(DEFAULT_SHARES)), n)
+    report = report if report is not None else GenerationReport()
+    report.extra["unavailable_scenarios"] = builder.unavailable
+    indices = range(n) if indices is None else indices
+    records = generate_records(builder.build, indices, seed, report, desc="agent")
+    if eval_records:
+        records = [eval_view(r, sample_rng(seed, r["meta"]["index"], "eval")) for r in records]
+    for record in records:
+        record["meta"]["seed"] = seed
+    report.extra["distinct_user_requests"] = len({next(m["content"] for m in r["messages"] if m["role"] == "user")
+                                                  for r in records})
+    return records
+
+
+def apply_format(records: list[dict], fmt: str, tokenizer_path: str) -> tuple[list[dict], str]:
+    from suites.agent.formats import for_tokenizer, to_fallback
+
+    if fmt == "template":
+        return records, "template"
+    if fmt == "fallback":
+        return [to_fallback(r) for r in records], "fallback"
+    from core.modeling import load_tokenizer
+
+    return for_tokenizer(records, load_tokenizer(tokenizer_path))
+
+
+def main(argv: list[str] | None = None) -> GenerationReport:
+    parser = argparse.ArgumentParser(prog="python -m suites.agent.generate", description=__doc__.split("\n\n")[1])
+    add_generation_args(parser, default_n=1000)
+    parser.add_argument("--tools", default=None, help="a Python module (path or dotted name) or a JSON file of tools "
+                                                      "(default: the built-in toolbox)")
+    parser.add_argument("--eval", action="store_true", help="write eval records (cut at one target turn)")
+    parser.add_argument("--format", choices=["template", "fallback", "auto"], default="template",
+                        help="template: transformers shape (tool_calls, role tool); fallback: the special-token "
+                             "format for templates without tool support; auto: decide from --tokenizer")
+    parser.add_argument("--tokenizer", default="tiny", help="tokenizer whose template --format auto checks")
+    parser.add_argument("--shares", default=None, help="scenario shares, e.g. single=0.3,chain=0.2 "
+                                                       f"(default {','.join(f'{k}={v}' for k, v in DEFAULT_SHARES.items())})")
+    args = parser.parse_args(argv)
+    try:
+        shares = parse_shares(args.shares)
+        indices = shard_range(args.n, args.shard, args.num_shards)
+    except ValueError as e:
+        parser.error(str(e))
+    report = GenerationReport()
+    try:
+        records = generate(args.n, args.seed, args.lang, args.tools, shares, args.eval, indices, report)
+    except ToolSpecError as e:
+        parser.error(f"--tools: {e}")
+    records, used = apply_format(records, args.format, args.tokenizer)
+    report.extra["call_format"] = used
+    write_records(args.out, records)
+    print(report.format(), file=sys.stderr)
+    if report.extra["unavailable_scenarios"]:
+        print(f"scenarios skipped: {report.extra['unavailable_scenarios']}", file=sys.stderr)
+    print(f"[agent] wrote {len(records)} records ({used} format) to {args.out}", file=sys.stderr)
+    if args.report:
+        os.makedirs(os.path.dirname(os.path.abspath(args.report)) or ".", exist_ok=True)
+        with open(args.report, "w", encoding="utf-8") as f:
+            json.dump(report.as_dict(), f, ensure_ascii=False, indent=1, sort_keys=True)
+    return report
+
+
+if __name__ == "__main__":
+    main()

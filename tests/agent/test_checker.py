@@ -1,0 +1,86 @@
+"""The BFCL-style AST checker: each failure kind, order-free parallel calls, and execution match."""
+
+import pytest
+
+from suites.agent.checker import FAILURE_KINDS, check_calls, exec_match
+from suites.agent.toolbox import builtin_tools
+
+TOOLS = {t.name: t for t in builtin_tools()}
+PARAMS = {name: t.parameters for name, t in TOOLS.items()}
+
+
+def call(function, **arguments):
+    return {"name": function, "arguments": arguments}
+
+
+CONVERT = call("convert_units", value=3.5, from_unit="km", to_unit="mi")
+PRODUCT = call("get_product", product_id="P-101")
+COUNT = call("count_substring", text="Banana", substring="an")
+
+
+def kind(predicted, expected, errors=()):
+    result = check_calls(predicted, expected, PARAMS, list(errors))
+    return "pass" if result.ok else result.kind
+
+
+def test_correct_calls_pass():
+    assert kind([CONVERT], [CONVERT]) == "pass"
+    assert kind([], []) == "pass"
+
+
+@pytest.mark.parametrize("predicted, expected, failure", [
+    ([call("weekday", date="2024-01-01")], [call("add_days", date="2024-01-01", days=3)], "wrong_name"),
+    ([call("convert_units", value=3.5, from_unit="km")], [CONVERT], "missing_required"),
+    ([call("convert_units", value=3.5, from_unit="km", to_unit="mi", precision=2)], [CONVERT], "unknown_parameter"),
+    ([call("convert_units", value="3.5", from_unit="km", to_unit="mi")], [CONVERT], "wrong_type"),
+    ([call("add_days", date="2024-01-01", days=3.0)], [call("add_days", date="2024-01-01", days=3)], "wrong_type"),
+    ([call("count_substring", text="Banana", substring="an", case_sensitive=1)], [COUNT], "wrong_type"),
+    ([call("convert_units", value=3.5, from_unit="km", to_unit="ft")], [CONVERT], "wrong_value"),
+    ([call("convert_units", value=3.6, from_unit="km", to_unit="mi")], [CONVERT], "wrong_value"),
+    ([call("count_substring", text="Banana", substring="an", case_sensitive=True)], [COUNT], "wrong_value"),
+    ([CONVERT], [CONVERT, PRODUCT], "wrong_call_count"),
+    ([CONVERT, PRODUCT, PRODUCT], [CONVERT, PRODUCT], "wrong_call_count"),
+    ([CONVERT], [], "unexpected_call"),
+    ([], [CONVERT], "no_call"),
+    ([CONVERT], [CONVERT], "parse_error"),
+])
+def test_each_failure_kind(predicted, expected, failure):
+    errors = ["tool_call 1: invalid JSON"] if failure == "parse_error" else []
+    assert kind(predicted, expected, errors) == failure
+    assert failure in FAILURE_KINDS
+
+
+def test_int_for_float_and_string_normalisation_pass():
+    assert kind([call("convert_units", value=3, from_unit="km", to_unit="mi")],
+                [call("convert_units", value=3.0, from_unit="km", to_unit="mi")]) == "pass"
+    assert kind([call("get_employee", name="  chen JING.", field="office")],
+                [call("get_employee", name="Chen Jing", field="office")]) == "pass"
+    assert kind([call("calculate", expression="(2+3) * 4")], [call("calculate", expression="(2 + 3)*4")]) == "pass"
+    assert kind([call("calculate", expression="2*34")], [call("calculate", expression="23*4")]) == "wrong_value"
+
+
+def test_an_optional_parameter_may_be_omitted_or_given_as_its_default():
+    with_default = call("count_substring", text="Banana", substring="an", case_sensitive=False)
+    assert kind([with_default], [COUNT]) == "pass"
+    assert kind([COUNT], [with_default]) == "pass"
+
+
+def test_parallel_calls_match_in_any_order():
+    expected = [CONVERT, PRODUCT, call("get_product", product_id="P-102")]
+    assert kind(list(reversed(expected)), expected) == "pass"
+    assert kind([expected[2], expected[0], expected[1]], expected) == "pass"
+    swapped = [CONVERT, call("get_product", product_id="P-103"), PRODUCT]
+    assert kind(swapped, expected) == "wrong_value"
+
+
+def test_execution_match():
+    expected = [call("calculate", expression="21.75 * 15")]
+    assert exec_match([call("calculate", expression="15*21.75")], expected, TOOLS) is True
+    assert kind([call("calculate", expression="15*21.75")], expected) == "wrong_value"  # AST differs, result same
+    assert exec_match([call("calculate", expression="15*21.7")], expected, TOOLS) is False
+    assert exec_match([call("calculate", expression=15)], expected, TOOLS) is False  # invalid args are not run
+    # An undeclared parameter passes a schema without additionalProperties: false, but is not run either.
+    assert exec_match([call("change_case", text="a", mode="upper", value=3)], [call("change_case", text="a",
+                                                                                     mode="upper")], TOOLS) is False
+    assert exec_match([PRODUCT, CONVERT], [CONVERT, PRODUCT], TOOLS) is True
+    assert exec_match([call("no_such_tool")], [call("no_such_tool")], TOOLS) is None
