@@ -1,7 +1,8 @@
 """generate -> train -> evaluate, the shape of every suite's `python -m suites.<name>.train`.
 
 A suite passes its generator, its scorer and its trainer defaults; the pipeline writes the train and
-eval files, trains with `core.trainer.fit`, scores the model before and after training on the eval set,
+eval files (``generate(n, seed, lang, split)`` with split "train" or "eval", the eval set drawn with its own
+seed), trains with `core.trainer.fit`, scores the model before and after training on the eval set,
 prints both side by side and writes `OUT/eval.json` and `OUT/eval.png`. It adds no control flow to the
 training loop.
 """
@@ -74,10 +75,10 @@ def plot_before_after(before: dict | None, after: dict, path: str, metric: str =
     plt.close(fig)
 
 
-def run_suite(argv: list[str] | None, prog: str, description: str, generate: Callable[[int, int, str], list[dict]],
+def run_suite(argv: list[str] | None, prog: str, description: str, generate: Callable[[int, int, str, str], list[dict]],
               scorer: Scorer, defaults: config_lib.TrainConfig, prepare: Callable | None = None,
               default_n_train: int = 2000, default_n_eval: int = 100, eval_max_new_tokens: int = 128) -> dict:
-    """Run the suite pipeline; `generate(n, seed, lang)` returns records. Returns {"before", "after", "fit"}."""
+    """Run the suite pipeline; `generate(n, seed, lang, split)` returns records. Returns {"before", "after", "fit"}."""
     from core.modeling import load_model, load_tokenizer
     from core.trainer import fit
 
@@ -97,8 +98,10 @@ def run_suite(argv: list[str] | None, prog: str, description: str, generate: Cal
     is_main = int(os.environ.get("RANK", "0")) == 0
 
     lang, seed = suite_args.lang, cfg.seed
-    for path, n, s in ((train_path, suite_args.n_train, seed), (eval_path, suite_args.n_eval, seed + EVAL_SEED_OFFSET)):
-        wrote = _write_if_changed(path, {"n": n, "seed": s, "lang": lang, "prog": prog}, lambda n=n, s=s: generate(n, s, lang))
+    splits = (("train", train_path, suite_args.n_train, seed), ("eval", eval_path, suite_args.n_eval, seed + EVAL_SEED_OFFSET))
+    for split, path, n, s in splits:
+        params = {"n": n, "seed": s, "lang": lang, "split": split, "prog": prog}
+        wrote = _write_if_changed(path, params, lambda n=n, s=s, split=split: generate(n, s, lang, split))
         if is_main:
             print(f"[data] {path}: {n} samples {'generated' if wrote else 'reused (same parameters)'}")
 
@@ -116,6 +119,7 @@ def run_suite(argv: list[str] | None, prog: str, description: str, generate: Cal
     result = fit(cfg, prepare)
     if not is_main:
         return {"fit": result}
+    tokenizer = load_tokenizer(result.model_dir)  # the trained one: it holds any tokens added while preparing
     if cfg.engine.zero_stage == 3:  # partitioned in memory: score the gathered checkpoint
         merged = os.path.join(result.model_dir, "merged")
         trained = load_model(merged if os.path.isdir(merged) else result.model_dir)

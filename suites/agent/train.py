@@ -19,7 +19,7 @@ import argparse
 import sys
 
 from core.config import TrainConfig
-from core.pipeline import EVAL_SEED_OFFSET, run_suite
+from core.pipeline import run_suite
 from suites.agent.eval import score_reply
 from suites.agent.formats import FALLBACK_TOKENS, supports_system, supports_tools, to_fallback
 from suites.agent.generate import generate as generate_records
@@ -53,7 +53,6 @@ def main(argv: list[str] | None = None) -> dict:
         parser.print_help()
         print()
     peek = argparse.ArgumentParser(add_help=False)
-    peek.add_argument("--seed", type=int, default=TrainConfig().seed)
     peek.add_argument("--model", default=TrainConfig().model.path)
     peek.add_argument("--model.path", dest="model_path", default=None)
     peek.add_argument("--model.trust_remote_code", dest="trust", default="false")
@@ -80,9 +79,8 @@ def main(argv: list[str] | None = None) -> dict:
         def prepare(model, tokenizer, cfg):  # on the scoring tokenizer as well as the trainer's
             add_special_tokens(model, tokenizer, list(FALLBACK_TOKENS))
 
-    def generate(n: int, seed: int, lang: str) -> list[dict]:
-        records = generate_records(n, seed, lang, tools=args.tools, shares=shares,
-                                   eval_records=seed == known.seed + EVAL_SEED_OFFSET)
+    def generate(n: int, seed: int, lang: str, split: str) -> list[dict]:
+        records = generate_records(n, seed, lang, tools=args.tools, shares=shares, eval_records=split == "eval")
         return [to_fallback(r, system_role) for r in records] if fallback else records
 
     return run_suite(rest, "python -m suites.agent.train", __doc__.split("\n\n")[1], generate, score_reply,

@@ -11,14 +11,13 @@ default (the embedded tiny model, 2 CPU cores) runs in a few minutes; pass a rea
 from __future__ import annotations
 
 from core.config import DataConfig, OptimConfig, TrainConfig
-from core.pipeline import EVAL_SEED_OFFSET, run_suite
+from core.pipeline import run_suite
 from suites.complex_instr.eval import score_headline
 from suites.complex_instr.generate import generate
 
 
-def generate_split(n: int, seed: int, lang: str) -> list[dict]:
-    """The pipeline draws the eval set with seed + EVAL_SEED_OFFSET; that is how the held-out split is chosen."""
-    return generate(n, seed, lang, split="eval" if seed >= EVAL_SEED_OFFSET else "train")
+def generate_split(n: int, seed: int, lang: str, split: str) -> list[dict]:
+    return generate(n, seed, lang, split=split)
 
 
 def default_config() -> TrainConfig:

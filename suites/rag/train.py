@@ -16,7 +16,7 @@ import dataclasses
 import sys
 
 from core.config import TrainConfig
-from core.pipeline import EVAL_SEED_OFFSET, run_suite
+from core.pipeline import run_suite
 from core.teacher import add_teacher_args, teacher_from_args
 from suites.rag.eval import score_reply
 from suites.rag.generate import RETRIEVAL_MODES, RagDataConfig, RagGenerator, parse_docs, parse_shares
@@ -68,17 +68,11 @@ def main(argv: list[str] | None = None) -> dict:
     except ValueError as e:
         raise SystemExit(f"error: {e}") from None
 
-    # The pipeline draws the eval set with seed + EVAL_SEED_OFFSET. The fictional world is rebuilt from the seed,
-    # so eval asks about other entities; user questions are split by id hash instead.
-    seed_parser = argparse.ArgumentParser(add_help=False)
-    seed_parser.add_argument("--seed", type=int, default=TrainConfig().seed)
-    train_seed = seed_parser.parse_known_args(rest)[0].seed
-
-    def generate(n: int, seed: int, lang: str) -> list[dict]:
-        split = "all"
-        if data.corpus or data.index:
-            split = "eval" if seed == train_seed + EVAL_SEED_OFFSET else "train"
-        return RagGenerator(n, seed, lang, dataclasses.replace(data, question_split=split)).generate()
+    # The fictional world is rebuilt from the seed, so the eval set (its own seed) asks about other entities;
+    # user questions are split by id hash instead.
+    def generate(n: int, seed: int, lang: str, split: str) -> list[dict]:
+        question_split = split if data.corpus or data.index else "all"
+        return RagGenerator(n, seed, lang, dataclasses.replace(data, question_split=question_split)).generate()
 
     return run_suite(rest, "python -m suites.rag.train", __doc__.split("\n\n")[1], generate, score_reply,
                      default_config(), default_n_train=2000, default_n_eval=100, eval_max_new_tokens=128)

@@ -92,8 +92,8 @@ def test_eval_cli_scores_given_responses_and_writes_json(tmp_path, capsys):
     assert "toy/copy" in capsys.readouterr().out
 
 
-def toy_generate(n: int, seed: int, lang: str) -> list[dict]:
-    rng = random.Random(seed)
+def toy_generate(n: int, seed: int, lang: str, split: str) -> list[dict]:
+    rng = random.Random(f"{seed}:{split}")
     return [copy_record(rng.choice(["alpha", "beta", "gamma", "delta"])) for _ in range(n)]
 
 
