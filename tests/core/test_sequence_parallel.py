@@ -1,5 +1,6 @@
 """Sequence parallelism (torch reference over gloo): attention equals per-sequence causal attention, and
-2 ranks give the loss and gradients of 1, for both reductions, with boundaries inside and across slices."""
+2 ranks give the loss and every gradient element of 1 (3 ranks: the loss, the first gradient elements and
+the norms), for both reductions, with boundaries inside and across slices."""
 
 import json
 import os
@@ -8,13 +9,15 @@ import sys
 
 import pytest
 import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
 import torch.nn.functional as F
 
 from core.attention import enable_packed_attention, segment_sdpa
 from core.batching import build_micro_batch, forward_token_losses
 from core.loss import weighted_loss
 from core.modeling import load_model
-from core.sequence_parallel import local_segments
+from core.sequence_parallel import local_segments, sequence_parallel_group
 from tests.sp_utils import LENGTHS, step_plan
 from tests.trainer_utils import REPO, free_port, losses, small_config, write_data
 
@@ -61,8 +64,47 @@ def single_process_reference():
     return out
 
 
+def full_gradients(rank: int = 0, size: int = 1, group=None) -> dict:
+    """Loss and every parameter gradient of the fixed packed micro-batch (this rank's slice when size > 1)."""
+    plan, channels = step_plan()
+    out = {}
+    for reduction in ("token", "sample"):
+        model = load_model("tiny", seed=11)
+        enable_packed_attention(model)
+        batch = build_micro_batch(plan.slots[0][0], plan, channels, reduction, 0, rank, size)
+        with sequence_parallel_group(group):
+            loss = weighted_loss(forward_token_losses(model, batch, chunk_size=16), batch.weights)
+            loss.backward()
+        out[reduction] = {"loss": loss.detach(), "grads": {n: p.grad.detach().clone() for n, p in model.named_parameters()}}
+    return out
+
+
+def _full_gradient_worker(rank: int, size: int, port: int, out_path: str) -> None:
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=size)
+    result = full_gradients(rank, size, dist.new_group(list(range(size))))
+    for part in result.values():  # sum the slices' losses and gradients: the global values
+        for tensor in [part["loss"], *part["grads"].values()]:
+            dist.all_reduce(tensor)
+    if rank == 0:
+        torch.save(result, out_path)
+    dist.destroy_process_group()
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("nproc", [2, 3])
+def test_sp2_gives_every_gradient_element_of_one_process(tmp_path):
+    out = str(tmp_path / "sp2.pt")
+    mp.spawn(_full_gradient_worker, args=(2, free_port(), out), nprocs=2, join=True)
+    got, reference = torch.load(out), full_gradients()
+    for reduction in ("token", "sample"):
+        assert got[reduction]["loss"].item() == pytest.approx(reference[reduction]["loss"].item(), abs=1e-5)
+        for name, expected in reference[reduction]["grads"].items():
+            diff = (got[reduction]["grads"][name] - expected).abs().max().item()
+            assert diff <= 1e-5, (reduction, name, diff)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("nproc", [3])
 def test_sp_ranks_give_single_process_loss_and_gradients(tmp_path, nproc):
     out = tmp_path / "sp.json"
     env = {**os.environ, "PYTHONPATH": REPO, "OMP_NUM_THREADS": "1"}
