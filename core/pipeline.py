@@ -22,7 +22,7 @@ from core.scoring import Scorer, aggregate, format_table, score_records
 EVAL_SEED_OFFSET = 1_000_003  # the eval set is drawn with its own seed, so it shares no sample with training
 
 
-def _write_if_changed(path: str, params: dict, make: Callable[[], list[dict]]) -> bool:
+def write_records_once(path: str, params: dict, make: Callable[[], list[dict]]) -> bool:
     """Write the records `make()` returns unless `path` already holds those of the same parameters (a stamp
     beside it says so). Every rank of a multi-process run may call this: the bytes are deterministic and the
     file is replaced atomically. Returns whether it wrote."""
@@ -101,7 +101,7 @@ def run_suite(argv: list[str] | None, prog: str, description: str, generate: Cal
     splits = (("train", train_path, suite_args.n_train, seed), ("eval", eval_path, suite_args.n_eval, seed + EVAL_SEED_OFFSET))
     for split, path, n, s in splits:
         params = {"n": n, "seed": s, "lang": lang, "split": split, "prog": prog}
-        wrote = _write_if_changed(path, params, lambda n=n, s=s, split=split: generate(n, s, lang, split))
+        wrote = write_records_once(path, params, lambda n=n, s=s, split=split: generate(n, s, lang, split))
         if is_main:
             print(f"[data] {path}: {n} samples {'generated' if wrote else 'reused (same parameters)'}")
 

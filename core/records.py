@@ -202,6 +202,25 @@ def iter_records(
             yield (line_no, record) if with_lines else record
 
 
+def iter_json_objects(path: str | os.PathLike, error: type[Exception] = ValueError,
+                      expected: str = "a JSON object") -> Iterator[tuple[int, dict]]:
+    """(line number, object) for every non-blank line of a JSONL file that is not a record (questions,
+    documents, pairs, replies). A line that is not JSON, or not an object, raises `error` naming file and line;
+    the caller checks the fields."""
+    path = os.fspath(path)
+    with open(path, encoding="utf-8") as f:
+        for line_no, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise error(f"{path}:{line_no}: invalid JSON ({e.msg} at column {e.colno})") from None
+            if not isinstance(obj, dict):
+                raise error(f"{path}:{line_no}: expected {expected}")
+            yield line_no, obj
+
+
 def read_records(path: str | os.PathLike, lenient: bool = False, extra_roles: Iterable[str] = (),
                  stats: ReadStats | None = None) -> list[dict]:
     return list(iter_records(path, lenient=lenient, extra_roles=extra_roles, stats=stats))

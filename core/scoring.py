@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 
-from core.records import first_level, read_records
+from core.records import first_level, iter_json_objects, read_records
 
 Scorer = Callable[[dict, str], dict]
 SCORER_GROUP = "sft_suites.scorers"
@@ -134,18 +134,11 @@ def find_scorer(name: str) -> Scorer | None:
 def read_replies(path: str, n: int) -> list[list[str]]:
     """A JSONL of {"reply": str} or {"replies": [str, ...]} lines, one per eval record, in order."""
     out = []
-    with open(path, encoding="utf-8") as f:
-        for line_no, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{line_no}: invalid JSON ({e.msg})") from None
-            value = row.get("replies", [row["reply"]] if "reply" in row else None) if isinstance(row, dict) else None
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value) or not value:
-                raise ValueError(f'{path}:{line_no}: reply: expected {{"reply": str}} or {{"replies": [str, ...]}}')
-            out.append(value)
+    for line_no, row in iter_json_objects(path, expected='{"reply": str} or {"replies": [str, ...]}'):
+        value = row.get("replies", [row["reply"]] if "reply" in row else None)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value) or not value:
+            raise ValueError(f'{path}:{line_no}: reply: expected {{"reply": str}} or {{"replies": [str, ...]}}')
+        out.append(value)
     if len(out) != n:
         raise ValueError(f"{path}: {len(out)} replies for {n} eval records; give one line per record, in order")
     return out

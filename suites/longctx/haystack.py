@@ -15,7 +15,6 @@ stream is cyclic, so a haystack shorter than a sample repeats (counted in ``Wind
 from __future__ import annotations
 
 import glob
-import json
 import os
 import re
 from bisect import bisect_left, bisect_right
@@ -25,6 +24,7 @@ from functools import cache
 import numpy as np
 
 from core.modeling import ASSETS_DIR as CORE_ASSETS
+from core.records import iter_json_objects
 
 ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets")
 
@@ -217,23 +217,14 @@ def read_documents(paths: list[str]) -> list[tuple[str, str]]:
 
 def _jsonl_documents(path: str) -> list[tuple[str, str]]:
     docs = []
-    with open(path, encoding="utf-8") as f:
-        for line_no, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise HaystackError(f"{path}:{line_no}: invalid JSON ({e.msg} at column {e.colno})") from None
-            if not isinstance(row, dict):
-                raise HaystackError(f"{path}:{line_no}: expected a JSON object with a \"text\" field")
-            field = "text" if "text" in row else "content" if "content" in row else None
-            if field is None:
-                raise HaystackError(f'{path}:{line_no}: text: missing (each line needs a "text" or "content" string)')
-            if not isinstance(row[field], str):
-                raise HaystackError(f"{path}:{line_no}: {field}: expected a string, got {type(row[field]).__name__}")
-            if row[field].strip():
-                docs.append((f"{path}:{line_no}", row[field]))
+    for line_no, row in iter_json_objects(path, HaystackError, 'a JSON object with a "text" field'):
+        field = "text" if "text" in row else "content" if "content" in row else None
+        if field is None:
+            raise HaystackError(f'{path}:{line_no}: text: missing (each line needs a "text" or "content" string)')
+        if not isinstance(row[field], str):
+            raise HaystackError(f"{path}:{line_no}: {field}: expected a string, got {type(row[field]).__name__}")
+        if row[field].strip():
+            docs.append((f"{path}:{line_no}", row[field]))
     return docs
 
 

@@ -16,12 +16,12 @@ longctx/doc_qa            answer a question about a user's document hidden among
 
 from __future__ import annotations
 
-import json
 import re
 import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from core.records import iter_json_objects
 from core.synth import Rejected
 from suites.longctx import templates as T
 from suites.longctx.haystack import Haystack, build_haystack
@@ -219,23 +219,14 @@ PLANNERS = {name: globals()[f"plan_{name}"] for name in TASKS}
 def read_qa(path: str) -> list[dict]:
     """Rows of a JSONL with string fields document, question, answer; errors name file, line and field."""
     rows = []
-    with open(path, encoding="utf-8") as f:
-        for line_no, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{line_no}: invalid JSON ({e.msg} at column {e.colno})") from None
-            if not isinstance(row, dict):
-                raise ValueError(f"{path}:{line_no}: expected a JSON object with document, question and answer")
-            for name in ("document", "question", "answer"):
-                if name not in row:
-                    raise ValueError(f"{path}:{line_no}: {name}: missing")
-                if not isinstance(row[name], str) or not row[name].strip():
-                    raise ValueError(f"{path}:{line_no}: {name}: expected a non-empty string")
-            rows.append({"document": row["document"], "question": row["question"], "answer": row["answer"],
-                         "source": f"{path}:{line_no}"})
+    for line_no, row in iter_json_objects(path, ValueError, "a JSON object with document, question and answer"):
+        for name in ("document", "question", "answer"):
+            if name not in row:
+                raise ValueError(f"{path}:{line_no}: {name}: missing")
+            if not isinstance(row[name], str) or not row[name].strip():
+                raise ValueError(f"{path}:{line_no}: {name}: expected a non-empty string")
+        rows.append({"document": row["document"], "question": row["question"], "answer": row["answer"],
+                     "source": f"{path}:{line_no}"})
     if not rows:
         raise ValueError(f"{path}: no QA rows")
     return rows

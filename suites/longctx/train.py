@@ -26,7 +26,8 @@ from types import SimpleNamespace
 
 from core import config as config_lib
 from core.config import TrainConfig
-from core.records import read_records, write_records
+from core.pipeline import write_records_once
+from core.records import read_records
 from core.synth import GenerationReport, generate_records, sample_rng
 from suites.longctx.demo_config import DemoConfig, parse_args
 from suites.longctx.eval import (
@@ -51,21 +52,6 @@ def curriculum_length(i: int, n: int, lo: int, hi: int, share: float, seed: int)
 def mean_curriculum_length(lo: int, hi: int, share: float) -> float:
     """Expected sample length of the schedule above (for the samples-per-step that give tokens_per_batch)."""
     return share * (lo + (hi - lo) / 4) + (1 - share) * (lo + hi) / 2
-
-
-def write_once(path: str, params: dict, make) -> bool:
-    """Write records unless the file already holds those of the same parameters (a stamp beside it says so)."""
-    stamp = path + ".params.json"
-    if os.path.exists(path) and os.path.exists(stamp):
-        with open(stamp, encoding="utf-8") as f:
-            if json.load(f) == params:
-                return False
-    tmp = f"{path}.tmp{os.getpid()}"
-    write_records(tmp, make())
-    os.replace(tmp, path)
-    with open(stamp, "w", encoding="utf-8") as f:
-        json.dump(params, f)
-    return True
 
 
 def make_stage_data(factory: SampleFactory, demo: DemoConfig, n: int, lo: int, hi: int, share: float, salt: int):
@@ -148,16 +134,16 @@ def run(demo: DemoConfig, overrides: list[tuple[str, str]]) -> dict:
         common = {"model": demo.model, "task": demo.task, "haystack": demo.haystack, "lang": demo.lang,
                   "seed": demo.seed, "system_share": demo.system_share, "phrasing": demo.phrasing,
                   "passkey_kind": demo.passkey_kind}
-        write_once(paths["stage1"], {**common, "n": n1, "lo": demo.stage1_min_len, "hi": demo.stage1_len,
-                                     "curriculum": demo.curriculum},
-                   lambda: make_stage_data(factory, demo, n1, demo.stage1_min_len, demo.stage1_len, demo.curriculum, 1))
+        write_records_once(paths["stage1"], {**common, "n": n1, "lo": demo.stage1_min_len, "hi": demo.stage1_len,
+                                             "curriculum": demo.curriculum},
+                           lambda: make_stage_data(factory, demo, n1, demo.stage1_min_len, demo.stage1_len, demo.curriculum, 1))
         if demo.stage2_steps:
-            write_once(paths["stage2"], {**common, "n": n2, "lo": lo2, "hi": demo.stage2_len},
-                       lambda: make_stage_data(factory, demo, n2, lo2, demo.stage2_len, 0.0, 2))
-        write_once(paths["eval"], {**common, "lengths": demo.eval_lengths, "depths": demo.eval_depths,
-                                   "per_cell": demo.eval_per_cell},
-                   lambda: grid_records(factory, demo.eval_lengths, demo.eval_depths, demo.eval_per_cell,
-                                        demo.seed + 3, demo.task, demo.lang))
+            write_records_once(paths["stage2"], {**common, "n": n2, "lo": lo2, "hi": demo.stage2_len},
+                               lambda: make_stage_data(factory, demo, n2, lo2, demo.stage2_len, 0.0, 2))
+        write_records_once(paths["eval"], {**common, "lengths": demo.eval_lengths, "depths": demo.eval_depths,
+                                           "per_cell": demo.eval_per_cell},
+                           lambda: grid_records(factory, demo.eval_lengths, demo.eval_depths, demo.eval_per_cell,
+                                                demo.seed + 3, demo.task, demo.lang))
         timings["data"] = time.time() - t
         print(f"[demo] data ready in {timings['data']:.1f}s: {n1} + {n2} training samples, "
               f"{len(demo.eval_lengths) * len(demo.eval_depths) * demo.eval_per_cell} eval samples in {data_dir}")

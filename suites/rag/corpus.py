@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass
 
 from tqdm import tqdm
 
+from core.records import iter_json_objects
+
 TEXT_SUFFIXES = (".txt", ".md")
 
 
@@ -67,37 +69,28 @@ def _read_text_file(path: str, doc_id: str) -> Document:
 
 def read_jsonl_documents(path: str) -> list[Document]:
     docs, seen = [], {}
-    with open(path, encoding="utf-8") as f:
-        for line_no, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{line_no}"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise CorpusError(f"{where}: invalid JSON ({e.msg} at column {e.colno})") from None
-            if not isinstance(obj, dict):
-                raise CorpusError(f"{where}: expected a JSON object with id, title, text")
-            unknown = sorted(set(obj) - {"id", "title", "text"})
-            if unknown:
-                raise CorpusError(f"{where}: {unknown[0]}: unknown field (expected id, title, text)")
-            for name in ("id", "text"):
-                if name not in obj:
-                    raise CorpusError(f"{where}: {name}: missing")
-            doc_id, title, text = obj["id"], obj.get("title", ""), obj["text"]
-            if isinstance(doc_id, int) and not isinstance(doc_id, bool):
-                doc_id = str(doc_id)
-            for name, value in (("id", doc_id), ("title", title), ("text", text)):
-                if not isinstance(value, str):
-                    raise CorpusError(f"{where}: {name}: expected a string, got {type(value).__name__}")
-            if not doc_id:
-                raise CorpusError(f"{where}: id: must not be empty")
-            if not text.strip():
-                raise CorpusError(f"{where}: text: must not be empty")
-            if doc_id in seen:
-                raise CorpusError(f"{where}: id: duplicate id {doc_id!r} (first seen on line {seen[doc_id]})")
-            seen[doc_id] = line_no
-            docs.append(Document(id=doc_id, title=title, text=text))
+    for line_no, obj in iter_json_objects(path, CorpusError, 'a JSON object with id, title, text'):
+        where = f"{path}:{line_no}"
+        unknown = sorted(set(obj) - {"id", "title", "text"})
+        if unknown:
+            raise CorpusError(f"{where}: {unknown[0]}: unknown field (expected id, title, text)")
+        for name in ("id", "text"):
+            if name not in obj:
+                raise CorpusError(f"{where}: {name}: missing")
+        doc_id, title, text = obj["id"], obj.get("title", ""), obj["text"]
+        if isinstance(doc_id, int) and not isinstance(doc_id, bool):
+            doc_id = str(doc_id)
+        for name, value in (("id", doc_id), ("title", title), ("text", text)):
+            if not isinstance(value, str):
+                raise CorpusError(f"{where}: {name}: expected a string, got {type(value).__name__}")
+        if not doc_id:
+            raise CorpusError(f"{where}: id: must not be empty")
+        if not text.strip():
+            raise CorpusError(f"{where}: text: must not be empty")
+        if doc_id in seen:
+            raise CorpusError(f"{where}: id: duplicate id {doc_id!r} (first seen on line {seen[doc_id]})")
+        seen[doc_id] = line_no
+        docs.append(Document(id=doc_id, title=title, text=text))
     if not docs:
         raise CorpusError(f"{path}: no documents")
     return docs

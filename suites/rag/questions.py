@@ -18,6 +18,7 @@ import random
 import re
 from collections import Counter, defaultdict
 
+from core.records import iter_json_objects
 from suites.rag.bm25 import tokenize
 from suites.rag.corpus import Chunk, CorpusError
 from suites.rag.source import QA, Source, find_spans
@@ -64,47 +65,38 @@ def read_questions(path: str, chunks: list[Chunk]) -> list[dict]:
     """Validated question rows with their gold chunks resolved: {id, question, answer, aliases, gold}."""
     lookup = ChunkLookup(chunks)
     rows = []
-    with open(path, encoding="utf-8") as f:
-        for line_no, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{line_no}"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise CorpusError(f"{where}: invalid JSON ({e.msg} at column {e.colno})") from None
-            if not isinstance(obj, dict):
-                raise CorpusError(f"{where}: expected a JSON object")
-            unknown = sorted(set(obj) - QUESTION_FIELDS)
-            if unknown:
-                raise CorpusError(f"{where}: {unknown[0]}: unknown field (expected {sorted(QUESTION_FIELDS)})")
-            for name in ("question", "answer"):
-                if not isinstance(obj.get(name), str) or not obj[name].strip():
-                    raise CorpusError(f"{where}: {name}: {'missing' if name not in obj else 'expected a non-empty string'}")
-            aliases = _string_list(obj.get("aliases", []), where, "aliases")
-            answers = [obj["answer"], *aliases]
-            if "gold_ids" in obj:
-                gold = []
-                for j, gid in enumerate(_string_list(obj["gold_ids"], where, "gold_ids")):
-                    if gid in lookup.by_id:
-                        gold.append(lookup.by_id[gid])
-                    elif gid in lookup.by_doc:
-                        gold.append(lookup.best_chunk(gid, obj["question"], answers))
-                    else:
-                        raise CorpusError(f"{where}: gold_ids[{j}]: {gid!r} is neither a document nor a chunk id of the corpus")
-            elif "gold_text" in obj:
-                if not isinstance(obj["gold_text"], str) or not obj["gold_text"].strip():
-                    raise CorpusError(f"{where}: gold_text: expected a non-empty string")
-                chunk = lookup.chunk_with_text(obj["gold_text"])
-                if chunk is None:
-                    raise CorpusError(f"{where}: gold_text: not found in any chunk of the corpus (whitespace-insensitive)")
-                gold = [chunk]
-            else:
-                raise CorpusError(f"{where}: gold_ids: missing (give gold_ids or gold_text)")
-            if len({c.id for c in gold}) != len(gold):
-                raise CorpusError(f"{where}: gold_ids: two ids resolve to the same chunk {gold[0].id!r}")
-            rows.append({"id": str(obj.get("id", f"q{line_no}")), "question": obj["question"].strip(),
-                         "answer": obj["answer"].strip(), "aliases": aliases, "gold": gold, "where": where})
+    for line_no, obj in iter_json_objects(path, CorpusError, 'a JSON object'):
+        where = f"{path}:{line_no}"
+        unknown = sorted(set(obj) - QUESTION_FIELDS)
+        if unknown:
+            raise CorpusError(f"{where}: {unknown[0]}: unknown field (expected {sorted(QUESTION_FIELDS)})")
+        for name in ("question", "answer"):
+            if not isinstance(obj.get(name), str) or not obj[name].strip():
+                raise CorpusError(f"{where}: {name}: {'missing' if name not in obj else 'expected a non-empty string'}")
+        aliases = _string_list(obj.get("aliases", []), where, "aliases")
+        answers = [obj["answer"], *aliases]
+        if "gold_ids" in obj:
+            gold = []
+            for j, gid in enumerate(_string_list(obj["gold_ids"], where, "gold_ids")):
+                if gid in lookup.by_id:
+                    gold.append(lookup.by_id[gid])
+                elif gid in lookup.by_doc:
+                    gold.append(lookup.best_chunk(gid, obj["question"], answers))
+                else:
+                    raise CorpusError(f"{where}: gold_ids[{j}]: {gid!r} is neither a document nor a chunk id of the corpus")
+        elif "gold_text" in obj:
+            if not isinstance(obj["gold_text"], str) or not obj["gold_text"].strip():
+                raise CorpusError(f"{where}: gold_text: expected a non-empty string")
+            chunk = lookup.chunk_with_text(obj["gold_text"])
+            if chunk is None:
+                raise CorpusError(f"{where}: gold_text: not found in any chunk of the corpus (whitespace-insensitive)")
+            gold = [chunk]
+        else:
+            raise CorpusError(f"{where}: gold_ids: missing (give gold_ids or gold_text)")
+        if len({c.id for c in gold}) != len(gold):
+            raise CorpusError(f"{where}: gold_ids: two ids resolve to the same chunk {gold[0].id!r}")
+        rows.append({"id": str(obj.get("id", f"q{line_no}")), "question": obj["question"].strip(),
+                     "answer": obj["answer"].strip(), "aliases": aliases, "gold": gold, "where": where})
     if not rows:
         raise CorpusError(f"{path}: no questions")
     return rows
