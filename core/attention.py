@@ -2,8 +2,8 @@
 
 A packed row holds several samples; ``cu_seq_lens_q`` (cumulative sequence lengths over the flattened
 batch, the flash-attn varlen convention) tells where each starts. Attention never crosses a boundary
-and no dense [S, S] mask is built: flash-attn's varlen kernel on CUDA when installed, causal sdpa per
-segment otherwise. With a sequence-parallel group set (core.sequence_parallel), each rank holds a
+and no dense [S, S] mask is built: flash-attn's varlen kernel on CUDA in fp16/bf16 when installed, causal
+sdpa per segment otherwise. With a sequence-parallel group set (core.sequence_parallel), each rank holds a
 contiguous slice of the row and K/V are all-gathered (llama3-style context parallelism).
 """
 
@@ -19,6 +19,25 @@ try:  # optional CUDA kernels
     from flash_attn import flash_attn_varlen_func
 except ImportError:  # pragma: no cover - depends on the machine
     flash_attn_varlen_func = None
+
+FLASH_DTYPES = (torch.float16, torch.bfloat16)
+_warned_fp32 = False
+
+
+def flash_kernel_applies(x: torch.Tensor, kernel_installed: bool) -> bool:
+    """Whether flash-attn (or ring-flash-attn) can run on `x`: an installed kernel, a CUDA tensor, and half
+    precision, which is all those kernels take. An fp32 run on CUDA falls back to sdpa (said once) instead of
+    failing inside the kernel."""
+    global _warned_fp32
+    if not kernel_installed or x.device.type != "cuda":
+        return False
+    if x.dtype in FLASH_DTYPES:
+        return True
+    if not _warned_fp32:
+        _warned_fp32 = True
+        print(f"[attention] flash-attn takes fp16/bf16 only; this {x.dtype} run uses sdpa per segment "
+              "(pass --model.dtype bf16 for the flash kernel)")
+    return False
 
 
 def segment_sdpa(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, cu_q: list[int], cu_k: list[int],
@@ -72,7 +91,7 @@ def packed_attention_forward(
     group = sequence_parallel.current_group()
     if group is not None:
         out = sequence_parallel.attention(q, k, v, cu_seq_lens_q, scaling, group)
-    elif flash_attn_varlen_func is not None and q.is_cuda:
+    elif flash_kernel_applies(q, flash_attn_varlen_func is not None):
         cu = cu_seq_lens_q.to(torch.int32)
         longest = max_length_q or int((cu[1:] - cu[:-1]).max())
         out = flash_attn_varlen_func(q, k, v, cu, cu, longest, longest, softmax_scale=scaling, causal=True)

@@ -75,6 +75,33 @@ def plot_before_after(before: dict | None, after: dict, path: str, metric: str =
     plt.close(fig)
 
 
+def for_checkpoint(defaults: config_lib.TrainConfig, lora: bool) -> config_lib.TrainConfig:
+    """The suite's defaults adjusted for fine-tuning a pretrained checkpoint rather than the tiny random-init model:
+    loss on assistant turns only, and the learning rates practitioners use for full fine-tuning and for LoRA."""
+    cfg = copy.deepcopy(defaults)
+    cfg.data.mask = "all"
+    cfg.optim.lr = 1e-4 if lora else 1e-5
+    cfg.optim.weight_decay = 0.0
+    return cfg
+
+
+def resolve_config(argv: list[str] | None, prog: str, description: str, defaults: config_lib.TrainConfig,
+                   world: int = 1, verbose: bool = True) -> config_lib.TrainConfig:
+    """Parse the trainer options over the suite's defaults, which teach the random-init tiny model (loss on every
+    token, lr 3e-3). For a checkpoint those would train it on the prompts' wrong facts (counterfactual documents,
+    tool results) and wreck what it knows, so a checkpoint gets `for_checkpoint` defaults; flags still win."""
+    cfg = config_lib.from_args(argv, prog, description, copy.deepcopy(defaults), world)
+    if cfg.model.path == "tiny":
+        return cfg
+    checkpoint_defaults = for_checkpoint(defaults, lora=cfg.lora.enabled)
+    cfg = config_lib.from_args(argv, prog, description, checkpoint_defaults, world)
+    if verbose:
+        print(f"[defaults] {cfg.model.path} is a checkpoint: defaults data.mask={checkpoint_defaults.data.mask}, "
+              f"optim.lr={checkpoint_defaults.optim.lr:g}, optim.weight_decay={checkpoint_defaults.optim.weight_decay:g}"
+              " (options given on the command line or in --config still win)")
+    return cfg
+
+
 def run_suite(argv: list[str] | None, prog: str, description: str, generate: Callable[[int, int, str, str], list[dict]],
               scorer: Scorer, defaults: config_lib.TrainConfig, prepare: Callable | None = None,
               default_n_train: int = 2000, default_n_eval: int = 100, eval_max_new_tokens: int = 128) -> dict:
@@ -94,8 +121,8 @@ def run_suite(argv: list[str] | None, prog: str, description: str, generate: Cal
     train_path, eval_path = os.path.join(data_dir, "train.jsonl"), os.path.join(data_dir, "eval.jsonl")
     defaults.data.paths = [train_path]
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    cfg = config_lib.from_args(rest, prog, description, defaults, world)
     is_main = int(os.environ.get("RANK", "0")) == 0
+    cfg = resolve_config(rest, prog, description, defaults, world, verbose=is_main)
 
     lang, seed = suite_args.lang, cfg.seed
     splits = (("train", train_path, suite_args.n_train, seed), ("eval", eval_path, suite_args.n_eval, seed + EVAL_SEED_OFFSET))

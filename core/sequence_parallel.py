@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 import torch.distributed as dist
 
-from core.attention import segment_sdpa
+from core.attention import flash_kernel_applies, segment_sdpa
 
 try:  # optional CUDA kernels
     from ring_flash_attn import llama3_flash_attn_prepare_cu_seqlens, llama3_flash_attn_varlen_func
@@ -103,7 +103,7 @@ def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, cu_seq_lens: to
     """q/k/v: this rank's slice [T_local, H(kv), D]; cu_seq_lens: boundaries over the whole row."""
     rank, size = dist.get_rank(group), dist.get_world_size(group)
     local = q.shape[0]
-    if llama3_flash_attn_varlen_func is not None and q.is_cuda:
+    if flash_kernel_applies(q, llama3_flash_attn_varlen_func is not None):
         cu = cu_seq_lens.to(torch.int32)
         cu_q, cu_k, max_q, max_k, k_slice = llama3_flash_attn_prepare_cu_seqlens(cu, True, rank, size)
         return llama3_flash_attn_varlen_func(

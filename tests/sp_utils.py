@@ -1,7 +1,11 @@
 """A fixed packed micro-batch whose sequence boundaries fall inside and across sequence-parallel slices."""
 
-from core.batching import plan_step
+from core.attention import enable_packed_attention
+from core.batching import build_micro_batch, forward_token_losses, plan_step
 from core.chat import IGNORE_INDEX, RenderedSample
+from core.loss import weighted_loss
+from core.modeling import load_model
+from core.sequence_parallel import sequence_parallel_group
 
 # Lengths 37 + 50 + 11 + 5 + 17 = 120 tokens: with 2 or 3 slices, boundaries fall inside slices and one
 # sequence spans a slice border; the 5-token sample has a single trained target.
@@ -18,3 +22,28 @@ def step_plan():
     plan = plan_step(samples, max_len=256, packing=True, truncation="truncate", dp_size=1, accumulation=1)
     assert len(plan.slots[0][0]) == 1  # one row holding every sample
     return plan, {"sp/t0": 0, "sp/t1": 1}
+
+
+def full_gradients(rank: int = 0, size: int = 1, group=None) -> dict:
+    """Loss and every parameter gradient of the fixed packed micro-batch (this rank's slice when size > 1)."""
+    plan, channels = step_plan()
+    out = {}
+    for reduction in ("token", "sample"):
+        model = load_model("tiny", seed=11)
+        enable_packed_attention(model)
+        batch = build_micro_batch(plan.slots[0][0], plan, channels, reduction, 0, rank, size)
+        with sequence_parallel_group(group):
+            loss = weighted_loss(forward_token_losses(model, batch, chunk_size=16), batch.weights)
+            loss.backward()
+        out[reduction] = {"loss": loss.detach(), "grads": {n: p.grad.detach().clone() for n, p in model.named_parameters()}}
+    return out
+
+
+def sum_over_ranks(result: dict) -> dict:
+    """The slices' losses and gradients summed over the SP ranks: the global values."""
+    import torch.distributed as dist
+
+    for part in result.values():
+        for tensor in [part["loss"], *part["grads"].values()]:
+            dist.all_reduce(tensor)
+    return result

@@ -117,3 +117,35 @@ def test_cross_sample_attention_would_change_the_loss(tiny_tokenizer):
         packed = model.model(**args, **packing_kwargs(row.seq_lens)).last_hidden_state
         leaky = model.model(**args, **packing_kwargs([len(row)])).last_hidden_state
     assert (packed - leaky).abs().max() > 1e-3
+
+
+def test_flash_kernel_only_for_half_precision_cuda_tensors_and_fp32_falls_back_once(monkeypatch, capsys):
+    from types import SimpleNamespace
+
+    from core import attention
+
+    def fake(device: str, dtype: torch.dtype):  # the predicate reads only .device.type and .dtype
+        return SimpleNamespace(device=SimpleNamespace(type=device), dtype=dtype)
+
+    monkeypatch.setattr(attention, "_warned_fp32", False)
+    assert attention.flash_kernel_applies(fake("cuda", torch.bfloat16), True)
+    assert attention.flash_kernel_applies(fake("cuda", torch.float16), True)
+    assert not attention.flash_kernel_applies(fake("cuda", torch.bfloat16), False)
+    assert not attention.flash_kernel_applies(fake("cpu", torch.bfloat16), True)
+    assert not attention.flash_kernel_applies(fake("cuda", torch.float32), True)
+    assert not attention.flash_kernel_applies(fake("cuda", torch.float32), True)
+    assert capsys.readouterr().out.count("flash-attn takes fp16/bf16 only") == 1
+
+
+def test_an_installed_kernel_is_not_called_on_cpu(monkeypatch, tiny_tokenizer):
+    from core import attention
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the flash kernel must not run on a CPU tensor")
+
+    monkeypatch.setattr(attention, "flash_attn_varlen_func", refuse)
+    model = load_model("tiny", seed=0)
+    enable_packed_attention(model)
+    ids = torch.randint(0, 100, (1, 12))
+    out = model(input_ids=ids, position_ids=torch.tensor([list(range(5)) + list(range(7))]), **packing_kwargs([5, 7]))
+    assert torch.isfinite(out.logits).all()

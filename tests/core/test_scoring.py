@@ -121,3 +121,26 @@ def test_run_suite_generates_trains_scores_before_and_after(tmp_path, capsys):
     run_suite(argv + ["--skip-eval-before"], "toy", "toy suite", toy_generate, exact_scorer, defaults)
     assert "reused (same parameters)" in capsys.readouterr().out
 
+
+
+def test_checkpoint_gets_answer_only_mask_and_fine_tuning_lr_unless_flags_say_otherwise(capsys):
+    from core.config import TrainConfig
+    from core.pipeline import resolve_config
+
+    suite = TrainConfig()
+    suite.data.paths = ["train.jsonl"]
+    suite.data.mask, suite.optim.lr, suite.optim.weight_decay, suite.micro_batch_size = "prompt", 3e-3, 0.1, 16
+
+    tiny = resolve_config([], "prog", "d", suite)
+    assert (tiny.data.mask, tiny.optim.lr, tiny.optim.weight_decay) == ("prompt", 3e-3, 0.1)
+    assert suite.data.mask == "prompt"  # the suite's defaults are not mutated
+
+    full = resolve_config(["--model", "/ckpt/qwen"], "prog", "d", suite)
+    assert (full.data.mask, full.optim.lr, full.optim.weight_decay, full.micro_batch_size) == ("all", 1e-5, 0.0, 16)
+    assert "/ckpt/qwen is a checkpoint: defaults data.mask=all, optim.lr=1e-05" in capsys.readouterr().out
+
+    lora = resolve_config(["--model", "/ckpt/qwen", "--lora.enabled", "true"], "prog", "d", suite)
+    assert (lora.data.mask, lora.optim.lr) == ("all", 1e-4)
+
+    chosen = resolve_config(["--model", "/ckpt/qwen", "--data.mask", "last", "--optim.lr", "2e-5"], "prog", "d", suite)
+    assert (chosen.data.mask, chosen.optim.lr, chosen.optim.weight_decay) == ("last", 2e-5, 0.0)

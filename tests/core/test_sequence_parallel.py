@@ -1,8 +1,7 @@
 """Sequence parallelism (torch reference over gloo): attention equals per-sequence causal attention, and
-2 ranks give the loss and every gradient element of 1 (3 ranks: the loss, the first gradient elements and
-the norms), for both reductions, with boundaries inside and across slices."""
+2 and 3 ranks give the loss and every gradient element of 1, for both reductions, with boundaries inside and
+across slices; training with sp 2 (and dp 2 x sp 2) gives the one-process losses."""
 
-import json
 import os
 import subprocess
 import sys
@@ -13,12 +12,9 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 import torch.nn.functional as F
 
-from core.attention import enable_packed_attention, segment_sdpa
-from core.batching import build_micro_batch, forward_token_losses
-from core.loss import weighted_loss
-from core.modeling import load_model
-from core.sequence_parallel import local_segments, sequence_parallel_group
-from tests.sp_utils import LENGTHS, step_plan
+from core.attention import segment_sdpa
+from core.sequence_parallel import local_segments
+from tests.sp_utils import LENGTHS, full_gradients, sum_over_ranks
 from tests.trainer_utils import REPO, free_port, losses, small_config, write_data
 
 
@@ -49,53 +45,16 @@ def test_sliced_reference_attention_equals_causal_attention_per_sequence(slices)
     assert torch.allclose(torch.cat(pieces, dim=1), expected, atol=1e-6)
 
 
-def single_process_reference():
-    plan, channels = step_plan()
-    out = {}
-    for reduction in ("token", "sample"):
-        model = load_model("tiny", seed=11)
-        enable_packed_attention(model)
-        batch = build_micro_batch(plan.slots[0][0], plan, channels, reduction, 0)
-        loss = weighted_loss(forward_token_losses(model, batch, chunk_size=16), batch.weights)
-        loss.backward()
-        out[reduction] = {"loss": loss.item(),
-                          "grads": {n: p.grad.flatten()[:64].tolist() + [float(p.grad.norm())]
-                                    for n, p in model.named_parameters()}}
-    return out
-
-
-def full_gradients(rank: int = 0, size: int = 1, group=None) -> dict:
-    """Loss and every parameter gradient of the fixed packed micro-batch (this rank's slice when size > 1)."""
-    plan, channels = step_plan()
-    out = {}
-    for reduction in ("token", "sample"):
-        model = load_model("tiny", seed=11)
-        enable_packed_attention(model)
-        batch = build_micro_batch(plan.slots[0][0], plan, channels, reduction, 0, rank, size)
-        with sequence_parallel_group(group):
-            loss = weighted_loss(forward_token_losses(model, batch, chunk_size=16), batch.weights)
-            loss.backward()
-        out[reduction] = {"loss": loss.detach(), "grads": {n: p.grad.detach().clone() for n, p in model.named_parameters()}}
-    return out
-
-
 def _full_gradient_worker(rank: int, size: int, port: int, out_path: str) -> None:
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=size)
-    result = full_gradients(rank, size, dist.new_group(list(range(size))))
-    for part in result.values():  # sum the slices' losses and gradients: the global values
-        for tensor in [part["loss"], *part["grads"].values()]:
-            dist.all_reduce(tensor)
+    result = sum_over_ranks(full_gradients(rank, size, dist.new_group(list(range(size)))))
     if rank == 0:
         torch.save(result, out_path)
     dist.destroy_process_group()
 
 
-@pytest.mark.slow
-def test_sp2_gives_every_gradient_element_of_one_process(tmp_path):
-    out = str(tmp_path / "sp2.pt")
-    mp.spawn(_full_gradient_worker, args=(2, free_port(), out), nprocs=2, join=True)
-    got, reference = torch.load(out), full_gradients()
+def assert_every_gradient_element_equal(got: dict, reference: dict) -> None:
     for reduction in ("token", "sample"):
         assert got[reduction]["loss"].item() == pytest.approx(reference[reduction]["loss"].item(), abs=1e-5)
         for name, expected in reference[reduction]["grads"].items():
@@ -104,20 +63,23 @@ def test_sp2_gives_every_gradient_element_of_one_process(tmp_path):
 
 
 @pytest.mark.slow
+def test_sp2_gives_every_gradient_element_of_one_process(tmp_path):
+    out = str(tmp_path / "sp2.pt")
+    mp.spawn(_full_gradient_worker, args=(2, free_port(), out), nprocs=2, join=True)
+    assert_every_gradient_element_equal(torch.load(out), full_gradients())
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("nproc", [3])
 def test_sp_ranks_give_single_process_loss_and_gradients(tmp_path, nproc):
-    out = tmp_path / "sp.json"
+    """The same through torchrun, with 3 slices (boundaries fall elsewhere)."""
+    out = tmp_path / "sp.pt"
     env = {**os.environ, "PYTHONPATH": REPO, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={nproc}",
                            f"--master-port={free_port()}", os.path.join(REPO, "tests", "scripts", "sp_worker.py"),
                            str(out)], env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-4000:]
-    got = json.loads(out.read_text())
-    reference = single_process_reference()
-    for reduction in ("token", "sample"):
-        assert got[reduction]["loss"] == pytest.approx(reference[reduction]["loss"], abs=1e-5)
-        for name, values in reference[reduction]["grads"].items():
-            assert got[reduction]["grads"][name] == pytest.approx(values, abs=1e-5), (reduction, name)
+    assert_every_gradient_element_equal(torch.load(out), full_gradients())
 
 
 @pytest.mark.slow
@@ -132,3 +94,17 @@ def test_training_with_sp2_matches_one_process(tmp_path):
     cfg = small_config(tmp_path / "sp2", data, micro_batch_size=4, max_steps=4, loss_reduction="sample")
     cfg.engine.sp_size = 2
     assert losses(run_worker(cfg, 2, tmp_path)["history"]) == pytest.approx(single, abs=1e-5)
+
+
+@pytest.mark.slow
+def test_training_with_dp2_by_sp2_matches_one_process(tmp_path):
+    """world = dp x sp = 2 x 2: two DP groups of two SP ranks share the global batch of one process."""
+    from core.trainer import fit
+    from tests.trainer_utils import run_worker
+
+    data = write_data(tmp_path, n=48)  # token mean here; the sp 2 run above uses the sample mean
+    single = losses(fit(small_config(tmp_path / "one", data, micro_batch_size=4, max_steps=3,
+                                     loss_reduction="token")).history)
+    cfg = small_config(tmp_path / "dp2sp2", data, micro_batch_size=2, max_steps=3, loss_reduction="token")
+    cfg.engine.sp_size = 2
+    assert losses(run_worker(cfg, 4, tmp_path, timeout=600)["history"]) == pytest.approx(single, abs=1e-5)
