@@ -122,7 +122,7 @@ class LengthConfig:
 class UniqueTokensConfig:
     enabled: bool = True
     field: Field = "answer"
-    min_ratio: float = 0.6
+    min_ratio: float = 0.4  # loops score <= 0.2; structured answers (JSON lists, tables) go down to ~0.55
     window: int = 32  # tokens per window
     min_tokens: int = 8  # shorter texts are not judged
 

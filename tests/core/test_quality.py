@@ -75,13 +75,19 @@ def test_length_gate_answer_and_sample_bounds():
     assert kept == [0, 1, 2, 3] and removed[4].detail.startswith("sample has ")
 
 
+# A legitimate answer whose keys repeat: distinct/total over 32-token windows is 0.58 (below the old 0.6 bar).
+STRUCTURED_JSON = json.dumps([{"name": n, "symbol": s, "number": i + 1, "type": t} for i, (n, s, t) in enumerate([
+    ("hydrogen", "H", "gas"), ("helium", "He", "gas"), ("lithium", "Li", "metal"), ("beryllium", "Be", "metal"),
+    ("boron", "B", "metalloid"), ("carbon", "C", "nonmetal")])])
+
+
 def test_unique_token_gate_removes_degenerate_repetition_keeps_natural_text():
     records = [rec("q", "hi " * 40), rec("q", NATURAL_EN), rec("q", NATURAL_ZH, "chat/zh"),
                rec("q", "好的" * 30, "chat/zh"), rec("q", "ok ok ok"),  # too short to judge
-               rec("q", "I like it. " * 12)]
+               rec("q", "I like it. " * 12), rec("q", STRUCTURED_JSON)]
     kept, removed = kept_and_removed(records, only("unique_tokens"))
-    assert kept == [1, 2, 4] and set(removed) == {0, 3, 5}
-    assert removed[0].gate == "unique_tokens" and "< 0.6" in removed[0].detail
+    assert kept == [1, 2, 4, 6] and set(removed) == {0, 3, 5}
+    assert removed[0].gate == "unique_tokens" and removed[0].detail == "unique-token ratio 0.03 < 0.4"
 
 
 def test_blocklist_gate(tmp_path):
