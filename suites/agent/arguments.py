@@ -137,6 +137,11 @@ def _validator(schema_json: str) -> Draft202012Validator:
     return Draft202012Validator(json.loads(schema_json), format_checker=FormatChecker())
 
 
+def undeclared_arguments(tool: Tool, arguments: dict) -> list[str]:
+    """Arguments the schema's `properties` do not declare, in the order given."""
+    return [name for name in arguments if name not in tool.properties]
+
+
 def validation_errors(tool: Tool, arguments: dict) -> list[str]:
     """Every way `arguments` violates the tool's schema, as "path: message" strings (empty when valid)."""
     import json

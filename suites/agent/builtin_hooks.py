@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from suites.agent import database as db
-from suites.agent.toolbox import UNITS, WEEKDAYS
+from suites.agent.toolbox import UNITS, WEEKDAYS, count_substring
 from suites.agent.values import fmt
 
 WEEKDAYS_ZH = dict(zip(WEEKDAYS, ("星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日")))
@@ -63,14 +63,33 @@ def sample_conversion(rng: random.Random) -> dict:
     return {"value": value, "from_unit": from_unit, "to_unit": to_unit}
 
 
+def _substring_candidates(text: str) -> list[str]:
+    """What a user might count in `text`: its words and word beginnings, its letters and letter pairs, and
+    the words of the other texts (mostly absent from this one)."""
+    out = []
+    for word in text.split():
+        out += [word, word[:2], word[:3]] if len(word) > 3 else [word]
+    out += [text[i:i + n] for n in (1, 2) for i in range(len(text) - n + 1) if text[i:i + n].isalpha()]
+    out += [word for other in TEXTS if other != text for word in other.split() if len(word) > 2]
+    return out
+
+
 def _substring_case(rng: random.Random) -> dict:
-    text = rng.choice(TEXTS)
-    words = text.split()
-    word = rng.choice(words)
-    substring = word[: rng.randint(2, len(word))] if len(word) > 2 and rng.random() < 0.4 else word
-    args = {"text": text, "substring": substring.lower() if rng.random() < 0.5 else substring}
-    if rng.random() < 0.3:
-        args["case_sensitive"] = rng.random() < 0.5
+    """The count to reach (0, 1, 2 or 3 and more) is drawn first, uniformly: a whole word occurs once in most
+    texts, so sampling the substring alone would make "1" the answer to most requests."""
+    case_sensitive = rng.random() < 0.5 if rng.random() < 0.3 else None
+    lower = rng.random() < 0.5
+    bucket = rng.randrange(4)
+    for text in rng.sample(TEXTS, len(TEXTS)):
+        subs = dict.fromkeys(c.lower() if lower else c for c in _substring_candidates(text))
+        pool = [sub for sub in subs if min(count_substring(text, sub, bool(case_sensitive))["count"], 3) == bucket]
+        if pool:
+            break
+    else:
+        raise RuntimeError(f"no text has a substring occurring {bucket} times")
+    args = {"text": text, "substring": rng.choice(pool)}
+    if case_sensitive is not None:
+        args["case_sensitive"] = case_sensitive
     return args
 
 

@@ -21,7 +21,7 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 
-from suites.agent.arguments import validation_errors
+from suites.agent.arguments import undeclared_arguments, validation_errors
 from suites.agent.schema import Tool, execute
 
 FAILURE_KINDS = ("parse_error", "unexpected_call", "no_call", "wrong_call_count", "wrong_name", "missing_required",
@@ -168,7 +168,7 @@ def exec_match(predicted: list[dict], expected: list[dict], tools: dict[str, Too
         return None
     if len(predicted) != len(expected) or any(p["name"] not in tools for p in predicted):
         return False
-    if any(validation_errors(tools[p["name"]], p["arguments"]) or set(p["arguments"]) - set(tools[p["name"]].properties)
+    if any(validation_errors(tools[p["name"]], p["arguments"]) or undeclared_arguments(tools[p["name"]], p["arguments"])
            for p in predicted):
         return False
     try:

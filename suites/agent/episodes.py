@@ -9,7 +9,7 @@ from core.synth import Rejected
 from suites.agent.arguments import sample_arguments
 from suites.agent.builtin_hooks import ERROR_CASES, ErrorCase
 from suites.agent.chains import ChainRecipe, chain_display_slots
-from suites.agent.phrasing import answer_facts, first_sentence
+from suites.agent.phrasing import answer_facts
 from suites.agent.schema import Tool
 from suites.agent.session import Session
 from suites.agent.values import fmt, scalar_leaves
@@ -43,10 +43,16 @@ def combine(s: Session, parts: list[str], joiners: str, numbered: str, intro: st
 
 
 def request_for(s: Session, tool: Tool, args: dict) -> tuple[str, dict]:
-    """The user's words for a call; with today's date in the system prompt, add_days may say "from today"."""
-    if (tool.source == "builtin" and tool.name == "add_days" and s.today and s.rng.random() < 0.6):
-        args = {"date": s.today, "days": abs(args["days"]) or 1}
-        return s.ph.say(("tools", "add_days", "request_today"), s.ph.arg_slots(tool, args)), args
+    """The user's words for a call. With today's date in the system prompt, add_days may say "from today" and
+    days_between "since <date>": the call then uses the stated date, so the request needs no question."""
+    if tool.source == "builtin" and s.today:
+        if tool.name == "add_days" and s.rng.random() < 0.6:
+            args = {"date": s.today, "days": abs(args["days"]) or 1}
+        elif tool.name == "days_between" and args["start_date"] < s.today and s.rng.random() < 0.5:
+            args = {"start_date": args["start_date"], "end_date": s.today}
+        else:
+            return s.ph.request(tool, args), args
+        return s.ph.say(("tools", tool.name, "request_today"), s.ph.arg_slots(tool, args)), args
     return s.ph.request(tool, args), args
 
 
@@ -91,7 +97,7 @@ def chain_episode(s: Session, chain) -> Outcome:
     second_args = sample_arguments(second, s.rng)
     second_args.pop(link.key, None)
     first_text = s.ph.task(first, first_args)
-    second_text = s.ph.task(second, second_args) if second_args else first_sentence(second.description)
+    second_text = s.ph.task(second, second_args)
     s.user(s.ph.say(("chains", "generic", "request"), {"first": first_text, "second": second_text, "key": link.key}))
     result = s.call([(first, first_args)], primary=True)[0].value
     if not isinstance(result, dict) or link.key not in result:
@@ -150,7 +156,8 @@ def clarify_episode(s: Session, tool: Tool) -> Outcome:
         missing = s.rng.choice(tool.required)
         label = s.ph.param_label(tool, missing)
         s.user(s.ph.generic_request(tool, args, omit=missing))
-        question = s.ph.say(("generic", "clarify", "question"), {"param_label": label})
+        question = s.ph.say(("generic", "clarify", "question"), {"param_label": label, "param": missing,
+                                                                 "name": tool.name})
         reply = s.ph.say(("generic", "clarify", "reply"), {"param_label": label, "value": fmt(args[missing])})
     s.say(question, "no_call", primary=True, reason="clarify", missing=missing)
     s.user(reply)

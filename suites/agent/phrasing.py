@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import string
 from functools import cache
 
@@ -19,8 +20,21 @@ DISPLAY_KIND = {"from_unit": "unit", "to_unit": "unit", "unit": "unit", "mode": 
                 "category": "category", "weekday": "weekday"}
 
 
+CJK = re.compile(r"[\u4e00-\u9fff]")
+_LATIN_OR_DIGIT = re.compile(r"[A-Za-z0-9]")
+
+
 class TemplateError(KeyError):
     pass
+
+
+def glue(text: str, piece: str, spaced: bool) -> str:
+    """text + piece; with `spaced`, a space where a Chinese character meets a Latin letter or a digit."""
+    if spaced and text and piece and (
+            (CJK.match(text[-1]) and _LATIN_OR_DIGIT.match(piece[0]))
+            or (_LATIN_OR_DIGIT.match(text[-1]) and CJK.match(piece[0]))):
+        return f"{text} {piece}"
+    return text + piece
 
 
 @cache
@@ -36,7 +50,7 @@ def template_slots(template: str) -> set[str]:
 
 
 def first_sentence(description: str) -> str:
-    text = description.strip().split(". ")[0].rstrip(".").strip()
+    text = re.split(r"\. |。", description.strip())[0].rstrip(".。").strip()
     return text if len(text) > 1 and text[1].isupper() else text[:1].lower() + text[1:]
 
 
@@ -65,11 +79,29 @@ class Phrasing:
         node = self.get(*path)
         return self.rng.choice(node) if isinstance(node, list) else node
 
+    @property
+    def spaced(self) -> bool:
+        return bool(self.data.get("space_between_scripts"))
+
     def fill(self, template: str, slots: dict) -> str:
-        try:
-            return template.format_map(slots)
-        except KeyError as e:
-            raise TemplateError(f"[{self.lang}] template {template!r} needs slot {e.args[0]!r}") from None
+        if not self.spaced:
+            try:
+                return template.format_map(slots)
+            except KeyError as e:
+                raise TemplateError(f"[{self.lang}] template {template!r} needs slot {e.args[0]!r}") from None
+        formatter, out = string.Formatter(), ""
+        for literal, name, spec, conversion in formatter.parse(template):
+            out = glue(out, literal, True)
+            if name is not None:
+                if name not in slots:
+                    raise TemplateError(f"[{self.lang}] template {template!r} needs slot {name!r}")
+                value = formatter.convert_field(slots[name], conversion)
+                out = glue(out, format(value, spec or ""), True)
+        return out
+
+    def reads_natively(self, text: str) -> bool:
+        """Can `text` (a tool's description) be embedded as a clause in this language's sentences?"""
+        return bool(CJK.search(text)) == (self.lang == "zh")
 
     def say(self, path: tuple[str, ...], slots: dict) -> str:
         return self.fill(self.pick(*path), slots)
@@ -92,12 +124,25 @@ class Phrasing:
         for article in ("the ", "a ", "an "):
             if description.lower().startswith(article):
                 description = description[len(article):]
-        return description if description and len(description) <= 40 else param.replace("_", " ")
+        if description and len(description) <= 40 and self.reads_natively(description):
+            return description
+        return param if self.data["generic"]["label_from_name"] == "identifier" else param.replace("_", " ")
 
-    def join(self, items: list[str]) -> str:
-        if len(items) <= 1:
-            return "".join(items)
-        return self.data["list_sep"].join(items[:-1]) + self.data["list_last"] + items[-1]
+    def join(self, items: list[str], sep: str | None = None, last: str | None = None) -> str:
+        sep = self.data["list_sep"] if sep is None else sep
+        last = self.data["list_last"] if last is None else last
+        out = ""
+        for i, item in enumerate(items):
+            if i:
+                out = glue(out, last if i == len(items) - 1 else sep, self.spaced)
+            out = glue(out, item, self.spaced)
+        return out
+
+    def args_kv(self, args: list[tuple[str, object]]) -> str:
+        """"city=Tokyo, unit=celsius": parameters by their names, one style per request."""
+        style = self.pick("generic", "arg_kv")
+        sep = self.data["generic"]["kv_sep"]
+        return self.join([self.fill(style, {"param": k, "value": fmt(v)}) for k, v in args], sep, sep)
 
     def capabilities(self, tools: list[Tool]) -> str:
         return self.data["capability_sep"].join(
@@ -153,24 +198,30 @@ class Phrasing:
 
     def generic_request(self, tool: Tool, args: dict, omit: str | None = None) -> str:
         shown = [(k, v) for k, v in args.items() if k != omit]
-        parts = [self.fill(self.data["generic"]["arg"], {"param": self.param_label(tool, k), "value": fmt(v)})
-                 for k, v in shown]
-        sentences = " ".join(self.fill(self.data["generic"]["args_sentence"],
-                                       {"param": self.param_label(tool, k), "value": fmt(v)}) for k, v in shown)
         description = first_sentence(tool.description)
-        template = self.pick("generic", "request")
-        if not shown:
-            template = self.pick("generic", "clarify", "request")
-        return self.fill(template, {"description": description,
-                                    "description_cap": description[:1].upper() + description[1:],
-                                    "args": self.join(parts), "args_sentence": sentences})
+        arg_slots = [{"param": self.param_label(tool, k), "value": fmt(v)} for k, v in shown]
+        slots = {"name": tool.name, "description": description,
+                 "description_cap": description[:1].upper() + description[1:],
+                 "args": self.join([self.fill(self.data["generic"]["arg"], a) for a in arg_slots]),
+                 "args_sentence": " ".join(self.fill(self.data["generic"]["args_sentence"], a) for a in arg_slots),
+                 "args_kv": self.args_kv(shown)}
+        frames = self.data["generic"] if shown else self.data["generic"]["clarify"]
+        pool = (frames["request"] if self.reads_natively(description) else []) + frames["request_named"]
+        return self.fill(self.rng.choice(pool), slots)
 
     def task(self, tool: Tool, args: dict) -> str:
-        """What a call does, as a clause: "look up the population of a city (city Paris)"."""
-        parts = [self.fill(self.data["generic"]["arg"], {"param": self.param_label(tool, k), "value": fmt(v)})
+        """What a call does, as a clause: "look up the population of a city (city Paris)", or with the tool
+        named when its description cannot be embedded: "调用 city_population（city=Paris）"."""
+        description = first_sentence(tool.description)
+        generic = self.data["generic"]
+        if not self.reads_natively(description):
+            return self.fill(generic["task_named"] if args else generic["task_named_bare"],
+                             {"name": tool.name, "args_kv": self.args_kv(list(args.items()))})
+        if not args:
+            return description
+        parts = [self.fill(generic["arg"], {"param": self.param_label(tool, k), "value": fmt(v)})
                  for k, v in args.items()]
-        return self.fill(self.data["generic"]["task"], {"description": first_sentence(tool.description),
-                                                        "args": self.join(parts)})
+        return self.fill(generic["task"], {"description": description, "args": self.join(parts)})
 
     def answer(self, tool: Tool, args: dict, result, specific: bool = False) -> str:
         """`specific`: the answer names what it answers (one of several in a parallel turn)."""
@@ -180,13 +231,17 @@ class Phrasing:
             if specific:
                 templates = [t for t in templates if template_slots(t) & set(args)] or templates
             return self.fill(self.rng.choice(templates), slots)
-        return self.fill(self.pick("generic", "answer"), {"name": tool.name, "facts": self.generic_facts(result)})
+        frames = "answer_specific" if specific and args else "answer"
+        return self.fill(self.pick("generic", frames), {"name": tool.name, "facts": self.generic_facts(result),
+                                                        "args_kv": self.args_kv(list(args.items()))})
 
     def generic_facts(self, result) -> str:
         if not isinstance(result, dict | list):
             return fmt(result)
         pairs = _leaf_pairs(result)
-        return self.join([self.fill(self.data["generic"]["fact"], {"key": k, "value": fmt(v)}) for k, v in pairs])
+        sep = self.data["generic"].get("fact_sep")
+        return self.join([self.fill(self.data["generic"]["fact"], {"key": k, "value": fmt(v)}) for k, v in pairs],
+                         sep, sep)
 
 
 def _leaf_pairs(value, prefix: str = "") -> list[tuple[str, object]]:

@@ -160,7 +160,8 @@ def count_substring(text: str, substring: str, case_sensitive: bool = False) -> 
 
 
 def _obj(properties: dict, required: list[str]) -> dict:
-    return {"type": "object", "properties": properties, "required": required}
+    # The functions take exactly these parameters: the schema says so, and jsonschema enforces it.
+    return {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
 
 
 DATE = {"type": "string", "pattern": DATE_PATTERN, "description": "a date in YYYY-MM-DD format"}

@@ -4,7 +4,12 @@ import random
 
 import pytest
 
-from suites.agent.arguments import UnsupportedSchema, sample_arguments, validation_errors
+from suites.agent.arguments import (
+    UnsupportedSchema,
+    sample_arguments,
+    undeclared_arguments,
+    validation_errors,
+)
 from suites.agent.schema import Tool
 
 SCHEMAS = {
@@ -52,6 +57,12 @@ def test_a_bare_pattern_is_reported_not_guessed():
 def test_validation_errors_name_the_field():
     tool = Tool("t", "test", SCHEMAS["ranges"], print, source="user")
     errors = validation_errors(tool, {"n": 9, "x": 0.5, "step": 14, "extra": 1})
+    # JSON Schema semantics: without additionalProperties: false an undeclared property is not a schema
+    # error. It is still reported separately, and verify() and the checker refuse it (see test_verify.py).
     assert errors == ["t.n: 9 is greater than the maximum of 5"]
+    assert undeclared_arguments(tool, {"n": 1, "extra": 1, "x": 0.5, "zzz": 2}) == ["extra", "zzz"]
+    strict = Tool("t", "test", {**SCHEMAS["ranges"], "additionalProperties": False}, print, source="user")
+    assert validation_errors(strict, {"n": 1, "x": 0.5, "step": 14, "extra": 1}) == [
+        "t.arguments: Additional properties are not allowed ('extra' was unexpected)"]
     assert validation_errors(tool, {"x": "a", "step": 14}) == ["t.arguments: 'n' is a required property",
                                                                "t.x: 'a' is not of type 'number'"]

@@ -72,3 +72,49 @@ def test_the_eval_cli_scores_given_replies(tmp_path, tiny_tokenizer, eval_record
                                              "no_call"]
     assert json.loads(out.read_text())["by_task_type"]["agent"]["n"] == 60
     assert find_scorer("agent") is score_reply
+
+
+def test_eval_converts_template_records_for_a_model_without_tool_support(tmp_path, tiny_tokenizer, no_tools_tokenizer,
+                                                                         eval_records, monkeypatch, capsys):
+    """Standalone eval on template-format data: the prompts keep their tools (in the fallback format) when the
+    model's template cannot render them, and stay as they are when it can."""
+    import core.generation
+    from core.modeling import load_model
+    from core.records import write_records
+
+    checkpoint = tmp_path / "plain"
+    no_tools_tokenizer.save_pretrained(checkpoint)
+    load_model("tiny").save_pretrained(checkpoint)
+    records = eval_records[:12]
+    data, out = tmp_path / "eval.jsonl", tmp_path / "results.json"
+    write_records(data, records)
+    seen = {}
+
+    def fake_generate(model, tokenizer, prompts, **kwargs):  # replies: the reference in the format the prompt uses
+        seen["prompts"], seen["tokenizer"] = prompts, tokenizer
+        fallback = not prompts[0].get("tools")
+        return [[reference(no_tools_tokenizer, to_fallback(r)) if fallback else reference(tiny_tokenizer, r)]
+                for r in records]
+
+    monkeypatch.setattr(core.generation, "generate_replies", fake_generate)
+    aggregated = main(["--model", str(checkpoint), "--data", str(data), "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert f"the chat template of {checkpoint} has no tool support: 12 of 12 records converted to the fallback " \
+           "format (<|tools|>, <|call|>, <|result|>; tools in the system message); <|tools|>, <|call|>, <|result|> " \
+           "are not in its vocabulary and read as plain text" in printed
+    for record, prompt in zip(records, seen["prompts"]):
+        assert "tools" not in prompt and all(m["role"] != "tool" for m in prompt["messages"])
+        rendered = seen["tokenizer"].apply_chat_template(prompt["messages"], tokenize=False, add_generation_prompt=True)
+        unconverted = seen["tokenizer"].apply_chat_template(record["messages"][:-1], tools=record["tools"],
+                                                            tokenize=False, add_generation_prompt=True)
+        for tool in record["tools"]:  # every declaration reaches the model; without the conversion none does
+            declared = json.dumps(tool["function"], ensure_ascii=False, sort_keys=True)
+            assert "<|tools|>\n" in rendered and declared in rendered and declared not in unconverted
+    assert aggregated["ALL"] == {**aggregated["ALL"], "n": 12, "correct": 1.0}
+    saved = json.loads(out.read_text())
+    assert saved["data"] == str(data) and saved["call_format"] == "fallback (converted from template)"
+
+    aggregated = main(["--model", "tiny", "--data", str(data)])  # a template with tool support: left as it is
+    assert "converted" not in capsys.readouterr().out
+    assert [p["tools"] for p in seen["prompts"]] == [r["tools"] for r in records]
+    assert aggregated["ALL"]["correct"] == 1.0
