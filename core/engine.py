@@ -141,6 +141,15 @@ def build_engine(model: torch.nn.Module, cfg: TrainConfig, total_steps: int, wor
     return engine
 
 
+def begin_forward(engine) -> None:
+    """What DeepSpeedEngine.forward does before the model runs, for the trainer's forward that calls
+    engine.module directly (hidden states, then the chunked loss, never full-vocabulary logits): ZeRO forgets the
+    previous micro-batch's backward. Without it ZeRO-3 drops gradients under accumulation."""
+    clear = getattr(engine.optimizer, "clear_backward_seen_flag", None)
+    if clear is not None:
+        clear()
+
+
 def unclipped_grad_norm(engine) -> float | None:
     """Global gradient norm before clipping. ZeRO optimizers record it during step(); for ZeRO-0 it is
     computed here, on the all-reduced gradients, and must be called before the boundary step()."""

@@ -190,6 +190,7 @@ def fit(cfg: TrainConfig, prepare: Callable | None = None) -> FitResult:
             batch = build_micro_batch(rows, step_plan, channel_index, cfg.loss_reduction, tokenizer.pad_token_id,
                                       sp_rank, sp_size, device)
             with sp_context:
+                engine_lib.begin_forward(engine)
                 losses = forward_token_losses(engine.module, batch, cfg.loss_chunk_size)
                 loss = weighted_loss(losses, batch.weights)
                 bad = torch.tensor([0.0 if torch.isfinite(loss) else 1.0], device=device)

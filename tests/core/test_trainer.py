@@ -29,15 +29,17 @@ def data(tmp_path_factory):
 @pytest.mark.parametrize("reduction", ["token", "sample"])
 def test_same_global_batch_different_shapes_same_losses(tmp_path, data, reduction):
     runs = {}
-    for name, micro, accum in [("mb4", 4, 1), ("acc4", 1, 4)]:
+    for name, micro, accum, zero in [("mb4", 4, 1, 0), ("acc4", 1, 4, 0), ("zero2-acc2", 2, 2, 2),
+                                     ("zero3-acc4", 1, 4, 3)]:
         cfg = small_config(tmp_path / name, data, micro_batch_size=micro, gradient_accumulation=accum,
                            loss_reduction=reduction, max_steps=5)
+        cfg.engine.zero_stage = zero
         runs[name] = losses(fit(cfg).history)
     cfg = small_config(tmp_path / "dp2", data, micro_batch_size=1, gradient_accumulation=2, loss_reduction=reduction,
                        max_steps=5)
     runs["dp2"] = losses(run_worker(cfg, 2, tmp_path)["history"])
     assert len(runs["mb4"]) == 5
-    for name in ("acc4", "dp2"):
+    for name in ("acc4", "zero2-acc2", "zero3-acc4", "dp2"):
         assert runs[name] == pytest.approx(runs["mb4"], abs=1e-5), name
     assert runs["mb4"][-1] < runs["mb4"][0]
 
@@ -162,10 +164,12 @@ def test_parity_with_transformers_trainer(tmp_path, data):
 def test_zero3_two_processes_save_reloads_with_the_same_logits(tmp_path, data):
     from transformers import AutoModelForCausalLM
 
-    cfg = small_config(tmp_path, data, micro_batch_size=2, max_steps=3)
+    cfg = small_config(tmp_path / "zero3", data, micro_batch_size=1, gradient_accumulation=2, max_steps=3)
     cfg.engine.zero_stage = 3
     probe = load_tokenizer("tiny")("The pass key is 12345.")["input_ids"]
     result = run_worker(cfg, 2, tmp_path, extra={"logits_probe": probe})
+    one_process = losses(fit(small_config(tmp_path / "zero0", data, micro_batch_size=4, max_steps=3)).history)
+    assert losses(result["history"]) == pytest.approx(one_process, abs=1e-5)  # accumulation under ZeRO-3 is exact
     reloaded = AutoModelForCausalLM.from_pretrained(result["model_dir"])
     with torch.no_grad():
         logits = reloaded(torch.tensor([probe])).logits[0]
@@ -211,7 +215,8 @@ def test_final_save_is_a_complete_hf_checkpoint(tmp_path, data):
         assert os.path.exists(os.path.join(result.model_dir, name)), name
     model = AutoModelForCausalLM.from_pretrained(result.model_dir)
     tok = AutoTokenizer.from_pretrained(result.model_dir)
-    assert model.config.use_cache is False or model.generation_config.eos_token_id == tok.eos_token_id
+    assert model.generation_config.eos_token_id == tok.eos_token_id
+    assert model.generation_config.pad_token_id == tok.pad_token_id
     assert os.path.exists(os.path.join(result.out, "loss_by_task_type.png"))
     assert os.path.exists(os.path.join(result.out, "config.yaml"))
     logged = set().union(*result.history)
