@@ -40,8 +40,8 @@ def write_records_once(path: str, params: dict, make: Callable[[], list[dict]]) 
     return True
 
 
-def _suite_parser(defaults: config_lib.TrainConfig, n_train: int, n_eval: int) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(add_help=False)
+def _suite_parser(defaults: config_lib.TrainConfig, n_train: int, n_eval: int, prog: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, add_help=False)
     group = parser.add_argument_group("suite pipeline (generate -> train -> evaluate)")
     group.add_argument("--out", default=defaults.out, help=f"run folder (default {defaults.out})")
     group.add_argument("--n-train", type=int, default=n_train, help=f"training samples to generate (default {n_train})")
@@ -110,7 +110,7 @@ def run_suite(argv: list[str] | None, prog: str, description: str, generate: Cal
     from core.trainer import fit
 
     argv = list(argv) if argv is not None else None
-    suite_parser = _suite_parser(defaults, default_n_train, default_n_eval)
+    suite_parser = _suite_parser(defaults, default_n_train, default_n_eval, prog)
     suite_args, rest = suite_parser.parse_known_args(argv)
     if rest is not None and any(a in ("-h", "--help") for a in rest):
         suite_parser.print_help()

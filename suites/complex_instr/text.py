@@ -4,9 +4,12 @@ Nothing here downloads data. Counting rules (documented in docs/complex_instr.md
 
 * a *word* is a run of letters/digits (apostrophes and hyphens inside a word keep it whole), and every CJK
   ideograph is a word of its own, so "我爱NLP models" has 4 words;
-* a *sentence* ends at . ! ? 。！？ (or an ellipsis) followed by space, a closing quote/bracket or the end,
-  or at a line break; common abbreviations (Mr., e.g., U.S.) and decimals do not end one; a piece counts
-  only if it holds a word;
+* a *sentence* ends at . ! ? 。！？ or an ellipsis (with any closing quotes, brackets or `*` right after it)
+  followed by a space or the end of the line, or at a line break; Chinese marks end one even with text
+  right after them. Common abbreviations (Mr., e.g., U.S.), initials and decimals (3.5) do not end one. A
+  list marker where a sentence starts (1. / 1) / (1) / a. / iv. / - / * / # / > at a line start; 1. / 一、 /
+  （一） after another sentence) is not part of it, nor is a small number before "." in "Steps: 1. mix" or
+  "1. mix 2. bake". A piece counts only if it holds a word;
 * *paragraphs* are blocks separated by blank lines; a line that is only a markdown divider (*** --- ___)
   also separates and is not a paragraph.
 """
@@ -24,6 +27,9 @@ LATIN_WORD_RE = re.compile(rf"{_LATIN_WORD}(?:['’\-]{_LATIN_WORD})*")
 ABBREVIATIONS = {
     "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "e.g", "i.e", "u.s", "u.k", "a.m", "p.m",
     "no", "fig", "approx", "inc", "ltd", "co", "mt", "dept", "est", "ca", "cf", "al", "vol", "p.s", "p.p.s",
+    "eg", "ie", "ph.d", "a.k.a", "u.s.a", "e.u", "gen", "gov", "sgt", "capt", "col", "lt", "rev", "hon", "jan",
+    "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "ave", "blvd", "rd", "tel",
+    "pp", "ed", "eds", "min", "max", "misc", "nos", "op", "esp",
 }
 DIVIDER_RE = re.compile(r"^\s*(?:\*\s*){3,}$|^\s*(?:-\s*){3,}$|^\s*(?:_\s*){3,}$")
 
@@ -44,7 +50,23 @@ def count_cjk(text: str) -> int:
     return len(CJK_RE.findall(text))
 
 
-_TERMINATOR = re.compile(r"(\.{3}|…+|[.!?]+|[。！？]+)([\"'”’)\]」』）]*)")
+_TERMINATOR = re.compile(r"(\.{3}|…+|[.!?]+|[。！？]+)([\"'”’)\]」』）*]*)")  # closers: quotes, brackets, emphasis
+_ROMAN = r"(?:x{0,3}(?:ix|iv|v?i{1,3}|v)|x{1,3})"
+_ZH_NUMERAL = "〇一二三四五六七八九十百"
+# List markers where a sentence starts. At the start of a line: any number of bullets, "#" headings and ">"
+# quotes, then one item marker ("1." "1)" "1、" "a." "iv)" "(1)" "（一）" "一、"). Inside a line, after a sentence
+# ends, only a numbered one ("Do this. 2. Do that."): a letter there is an initial ("J. R. R. Tolkien").
+# A marker is followed by the item's text (a space, or a Chinese character straight after "1." / "一、").
+_PREFIX_MARKER = re.compile(r"[ \t]*(?:[-*+•·▪‣◦]+|#{1,6}|>)(?=[ \t]+\S)[ \t]*")
+_NUMBERED = (rf"[(（][ \t]*(?:\d{{1,3}}|[{_ZH_NUMERAL}]+)[ \t]*[)）](?=[ \t]*\S)"
+             rf"|\d{{1,3}}[.)．](?=[ \t]+\S|[{CJK}])"
+             rf"|(?:\d{{1,3}}|[{_ZH_NUMERAL}]+)[、．](?=[ \t]*\S)")
+_LETTERED = (rf"[(（][ \t]*(?:[A-Za-z]|(?i:{_ROMAN}))[ \t]*[)）](?=[ \t]*\S)"
+             rf"|(?:[A-Za-z]|(?i:{_ROMAN}))[.)](?=[ \t]+\S)")
+_LINE_ITEM_MARKER = re.compile(rf"[ \t]*(?:{_NUMBERED}|{_LETTERED})[ \t]*")
+_INLINE_ITEM_MARKER = re.compile(rf"[ \t]*(?:{_NUMBERED})[ \t]*")
+_NUMBER_AFTER_COLON = re.compile(r"[:：][ \t]*\d{1,3}$")
+_BARE_NUMBER = re.compile(r"(?:^|\s)\d{1,3}$")
 
 
 def _ends_sentence(line: str, match: re.Match) -> bool:
@@ -56,6 +78,10 @@ def _ends_sentence(line: str, match: re.Match) -> bool:
         return False  # "3.14", "example.com", "U.S.A"
     if mark == ".":
         before = line[:match.start()]
+        if _NUMBER_AFTER_COLON.search(before):
+            return False  # "Steps: 1. mix the flour"
+        if _BARE_NUMBER.search(before) and line[end:].lstrip()[:1].islower():
+            return False  # "1. mix 2. bake": an inline list, not "It was 2. Then"
         token = re.search(r"([A-Za-z]+(?:\.[A-Za-z]+)*)$", before)
         if token:
             word = token.group(1).lower()
@@ -64,14 +90,28 @@ def _ends_sentence(line: str, match: re.Match) -> bool:
     return True
 
 
+def _skip_marker(line: str, start: int) -> int:
+    """Past the list markers a sentence starting at `start` has ("> - 1. text", "## 2. Title")."""
+    if start == 0:
+        while (prefix := _PREFIX_MARKER.match(line, start)) and prefix.end() > start:
+            start = prefix.end()
+        item = _LINE_ITEM_MARKER.match(line, start)
+    else:
+        item = _INLINE_ITEM_MARKER.match(line, start)
+    return item.end() if item else start
+
+
 def sentences(text: str) -> list[str]:
+    """The sentences of `text`, list markers removed (see the module docstring for the rules)."""
     out = []
     for line in text.splitlines():
-        start = 0
+        start = _skip_marker(line, 0)
         for match in _TERMINATOR.finditer(line):
+            if match.start() < start:
+                continue  # inside a list marker ("1." "a.")
             if _ends_sentence(line, match):
                 out.append(line[start:match.end()])
-                start = match.end()
+                start = _skip_marker(line, match.end())
         out.append(line[start:])
     return [s.strip() for s in out if WORD_RE.search(s)]
 

@@ -60,6 +60,19 @@ def test_sampled_constraint_sets_are_compatible():
         assert lib.conflicts(chosen, lang) == [], chosen
 
 
+def test_a_keyword_is_not_required_twice_nor_required_and_forbidden():
+    exists = {"type": "keywords:existence", "params": {"keywords": ["太阳", "月亮"]}}
+    at_least = {"type": "keywords:frequency", "params": {"keyword": "太阳", "relation": "at least", "frequency": 1}}
+    less_than = {"type": "keywords:frequency", "params": {"keyword": "太阳", "relation": "less than", "frequency": 2}}
+    forbidden = {"type": "keywords:forbidden_words", "params": {"forbidden_words": ["月亮"]}}
+    assert lib.conflicts([exists, at_least], "zh") == ["keywords:existence and keywords:frequency name the same word"]
+    assert lib.conflicts([at_least, exists], "zh") == ["keywords:frequency and keywords:existence name the same word"]
+    assert lib.conflicts([exists, less_than], "zh") == []  # "include 太阳, less than twice": exactly once
+    assert lib.conflicts([exists, forbidden], "zh") == ["keywords:existence and keywords:forbidden_words name the same word"]
+    assert lib.conflicts([less_than, {"type": "keywords:forbidden_words", "params": {"forbidden_words": ["太阳"]}}],
+                         "zh") == []
+
+
 FRAGMENTS = ["The harbour was quiet. ", "NASA, ", "春天来了，", "花园里很安静。", "\n\n", "- item\n", "P.S. later",
              "🎉", '"', "<<T>>", "[name] ", "Section 1\n", "le chat est sur la table et il dort. ", "???", "My answer is no."]
 

@@ -33,3 +33,11 @@ def test_train_pipeline_runs_end_to_end(tmp_path):
     again = main(["--model", str(out / "final"), "--out", str(tmp_path / "again"), "--n-train", "16", "--n-eval", "4",
                   "--max-steps", "1", "--micro_batch_size", "8", "--eval-max-new-tokens", "8", "--skip-eval-before"])
     assert again["before"] is None and again["after"]["ALL"]["n"] == 4
+
+
+def test_help_names_the_module_command(capsys):
+    from suites.complex_instr.train import main
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert capsys.readouterr().out.startswith("usage: python -m suites.complex_instr.train")

@@ -1,8 +1,11 @@
 """Hand-written positive and negative cases for every verifier, in English and Chinese where the type applies."""
 
+import json
+
 import pytest
 
 from suites.complex_instr import constraints as lib
+from suites.complex_instr.text import CJK_RE
 
 # (type, params, response, strict verdict)
 CASES = [
@@ -32,6 +35,7 @@ CASES = [
     # language:response_language
     ("language:response_language", {"language": "en"}, "This answer is written in English.", True),
     ("language:response_language", {"language": "en"}, "这个回答是用中文写的。", False),
+    ("language:response_language", {"language": "en"}, "Le chat est sur la table et il dort.", False),
     ("language:response_language", {"language": "zh"}, "这个回答是用中文写的，提到了 Python。", True),
     ("language:response_language", {"language": "zh"}, "Le chat est sur la table et il dort.", False),
     # length_constraints:number_words
@@ -54,6 +58,9 @@ CASES = [
     ("length_constraints:number_paragraphs", {"num_paragraphs": 3, "separator": "divider"}, "一段。\n***\n二段。\n***\n三段。", True),
     ("length_constraints:number_paragraphs", {"num_paragraphs": 3, "separator": "divider"}, "一段。\n***\n\n***\n三段。", False),
     ("length_constraints:number_paragraphs", {"num_paragraphs": 2, "separator": "divider"}, "一段。\n\n二段。", False),
+    ("length_constraints:number_paragraphs", {"num_paragraphs": 2, "separator": "blank_line"}, "One.\n***\nTwo.", False),
+    ("length_constraints:number_paragraphs", {"num_paragraphs": 2, "separator": "blank_line"}, "One.\n\n***\n\nTwo.", True),
+    ("length_constraints:number_paragraphs", {"num_paragraphs": 2, "separator": "blank_line"}, "方案一\n******\n方案二", False),
     # length_constraints:nth_paragraph_first_word
     ("length_constraints:nth_paragraph_first_word", {"num_paragraphs": 2, "nth_paragraph": 2, "first_word": "then"},
      "We start.\n\n\"Then,\" she said, \"we finish.\"", True),
@@ -63,6 +70,8 @@ CASES = [
      "首先，准备材料。\n\n然后，开始做饭。", True),
     ("length_constraints:nth_paragraph_first_word", {"num_paragraphs": 3, "nth_paragraph": 1, "first_word": "首"},
      "首先，准备材料。\n\n然后，开始做饭。", False),
+    ("length_constraints:nth_paragraph_first_word", {"num_paragraphs": 2, "nth_paragraph": 2, "first_word": "然"},
+     "首先，准备材料。\n***\n然后，开始做饭。", False),  # a divider, not a blank line, between them
     # zh:character_count
     ("zh:character_count", {"relation": "at least", "num_chars": 10}, "今天天气很好，我们去公园散步吧。", True),
     ("zh:character_count", {"relation": "at least", "num_chars": 20}, "今天天气很好，我们去公园散步吧。", False),
@@ -95,6 +104,8 @@ CASES = [
     ("detectable_format:json_format", {}, '{"名称": "龙井", "产地": "杭州"}', True),
     ("detectable_format:json_format", {}, 'Here it is: {"a": 1}', False),
     ("detectable_format:json_format", {}, "42", False),  # a bare number is not a JSON document an answer is wrapped in
+    ("detectable_format:json_format", {}, '{“名称”：“龙井”，“产地”：“杭州”}', False),  # full-width quotes and colons
+    ("detectable_format:json_format", {}, '以下是结果：{"名称": "龙井"}', False),
     # detectable_format:title
     ("detectable_format:title", {}, "<<Ode to Tea>>\n\nLeaves unfold.", True),
     ("detectable_format:title", {}, "Ode to Tea\n\nLeaves unfold.", False),
@@ -178,6 +189,23 @@ def test_every_type_has_hand_written_positive_and_negative_cases():
     assert all(v == {True, False} for v in covered.values()), {k: v for k, v in covered.items() if v != {True, False}}
 
 
+def is_chinese_case(params: dict, response: str) -> bool:
+    """A Chinese case: the response or a parameter holds Chinese, or a parameter names Chinese."""
+    return bool(CJK_RE.search(response + json.dumps(params, ensure_ascii=False))) or "zh" in params.values()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_every_type_has_positive_and_negative_cases_in_each_language_it_applies_to(lang):
+    covered = {}
+    for type_id, params, response, verdict in CASES:
+        if is_chinese_case(params, response) == (lang == "zh"):
+            covered.setdefault(type_id, set()).add(verdict)
+    applies = [t for t in sorted(lib.TYPES) if lib.get(t).applies(lang)]
+    missing = {t: sorted({True, False} - covered.get(t, set())) for t in applies if covered.get(t) != {True, False}}
+    assert missing == {}
+    assert len(applies) == (27 if lang == "en" else 24)
+
+
 @pytest.mark.parametrize("type_id, params, response, expected", CASES,
                          ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
 def test_strict_verdict(type_id, params, response, expected):
@@ -187,6 +215,7 @@ def test_strict_verdict(type_id, params, response, expected):
 # Replies that fail strictly but pass the loose reading (IFEval's first/last line removed, emphasis stripped).
 LOOSE_CASES = [
     ("detectable_format:json_format", {}, 'Sure, here is the JSON:\n{"a": 1}'),
+    ("detectable_format:json_format", {}, '好的，以下是JSON：\n{"名称": "龙井"}'),
     ("startend:end_checker", {"end_phrase": "Hope this helps!"}, "Answer.\nHope this helps!\n(generated)"),
     ("startend:quotation", {}, 'Here you go:\n"Keep going."'),
     ("change_case:english_lowercase", {}, "Sure!\nthe sky is blue because of scattering."),
@@ -196,7 +225,7 @@ LOOSE_CASES = [
 ]
 
 
-@pytest.mark.parametrize("type_id, params, response", LOOSE_CASES, ids=[c[0] for c in LOOSE_CASES])
+@pytest.mark.parametrize("type_id, params, response", LOOSE_CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(LOOSE_CASES)])
 def test_loose_accepts_what_strict_rejects(type_id, params, response):
     ctype = lib.get(type_id)
     assert not ctype.verify(response, params)

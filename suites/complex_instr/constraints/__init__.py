@@ -1,9 +1,10 @@
 """The constraint library: every type by id, the declared mutual exclusions, and the compatibility rule.
 
 A set of constraints is compatible when (1) no two of its types are declared mutually exclusive, (2) no
-parameter clash exists (a required keyword that is also forbidden), and (3) every type applies to the
-response language the set implies (the language a `language:response_language` constraint asks for,
-otherwise the expected one).
+parameter clash exists (a required keyword that is also forbidden, or one required both by
+keywords:existence and by keywords:frequency "at least"), and (3) every type applies to the response
+language the set implies (the language a `language:response_language` constraint asks for, otherwise the
+expected one).
 """
 
 from __future__ import annotations
@@ -75,15 +76,19 @@ def implied_language(constraints: list[dict], default: str) -> str:
 
 
 def _param_clash(a: dict, b: dict) -> bool:
+    """A required keyword that is also forbidden, or one required twice: "include X" beside "use X at least
+    N times" says the same thing again."""
     required = {"keywords:existence": "keywords", "keywords:frequency": "keyword"}
     for x, y in ((a, b), (b, a)):
-        if x["type"] in required and y["type"] == "keywords:forbidden_words":
+        if x["type"] in required and y["type"] in ("keywords:forbidden_words", "keywords:existence"):
+            if x["type"] == y["type"]:
+                continue
             wanted = x["params"][required[x["type"]]]
             wanted = {w.lower() for w in ([wanted] if isinstance(wanted, str) else wanted)}
-            forbidden = {w.lower() for w in y["params"]["forbidden_words"]}
+            named = y["params"]["forbidden_words" if y["type"] == "keywords:forbidden_words" else "keywords"]
             if x["type"] == "keywords:frequency" and x["params"]["relation"] != "at least":
                 continue
-            if wanted & forbidden:
+            if wanted & {w.lower() for w in named}:
                 return True
     return False
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import re
 import string
-from collections import Counter
-from importlib import resources
 
 from suites.complex_instr.constraints.base import (
     ANY,
@@ -17,80 +14,8 @@ from suites.complex_instr.constraints.base import (
     relation_fields,
     retarget_count,
 )
-from suites.complex_instr.text import CJK, CJK_RE, latin_words
-
-POOL = {
-    "en": ("balance", "journey", "window", "garden", "silence", "river", "future", "memory", "signal", "bridge",
-           "energy", "harvest", "morning", "pattern", "compass", "lantern", "harbor", "season", "teacher",
-           "budget", "network", "courage", "kitchen", "planet", "market", "history", "village", "thunder",
-           "blanket", "library", "mountain", "culture", "promise", "feather", "engine", "island", "letter",
-           "mirror", "shadow", "orange", "science", "health", "winter", "summer", "ocean", "forest", "camera",
-           "coffee", "travel", "friend", "family", "design", "safety", "system", "country", "language",
-           "project", "climate", "student", "animal", "question", "problem", "moment", "answer", "light",
-           "water", "music", "story", "money", "simple", "quiet", "bright", "gentle", "careful", "strong"),
-    "zh": ("春天", "城市", "朋友", "时间", "故事", "记忆", "河流", "窗户", "阳光", "未来", "学习", "健康",
-           "家庭", "音乐", "季节", "咖啡", "旅行", "安全", "文化", "历史", "科学", "自然", "老师", "学生",
-           "森林", "大海", "山峰", "雨水", "月亮", "星星", "花园", "书籍", "梦想", "勇气", "耐心", "习惯",
-           "效率", "环境", "技术", "问题", "方法", "建议", "计划", "经验", "生活", "工作", "运动", "饮食",
-           "睡眠", "乡村", "秋天", "冬天", "夏天", "节日", "味道", "声音", "颜色", "温度", "速度"),
-}
-
-EN_STOPWORDS = set(
-    """a about above after again against all also am an and any are as at be because been before being below
-    between both but by can could did do does doing down during each even every few for from further had has
-    have having he her here hers herself him himself his how however i if in into is it its itself just like
-    many may me might more most much must my myself no nor not now of off on once only or other our ours
-    ourselves out over own same she should so some such than that the their theirs them themselves then there
-    these they this those through to too under until up upon very was we well were what when where which
-    while who whom why will with within without would you your yours yourself yourselves one two three four
-    five also still yet thing things something make makes made way ways really quite often always never""".split()
-)
-ZH_FUNCTION_CHARS = set("的了是在和与也就都而及或被把这那个们我你他她它之其有不人一上中下来去说要会能到得地着过为以对所"
-                        "里后前时很还又让给从向更最没吗呢吧啊些每各将")
-ZH_LEXICON = frozenset(
-    word
-    for line in (resources.files("suites.complex_instr") / "data" / "zh_words.txt").read_text("utf-8").splitlines()
-    if not line.startswith("#")
-    for word in line.split()
-) | frozenset(POOL["zh"])
-
-
-def _joins(char: str) -> bool:
-    """Whether a neighbouring character makes a match part of a longer word (letters and digits, not CJK:
-    English keywords may touch Chinese text)."""
-    return char.isalnum() and not CJK_RE.match(char)
-
-
-def count_keyword(text: str, keyword: str) -> int:
-    if CJK_RE.search(keyword):
-        return text.count(keyword)
-    count = 0
-    for m in re.finditer(re.escape(keyword), text, flags=re.IGNORECASE):
-        before = text[m.start() - 1] if m.start() else " "
-        after = text[m.end()] if m.end() < len(text) else " "
-        count += not (_joins(before) or _joins(after))
-    return count
-
-
-def keyword_candidates(text: str) -> list[str]:
-    """Words of the response a person could name as keywords: English content words, Chinese words from
-    the lexicon, and Chinese bigrams repeated three times or more; most frequent first, ties alphabetical."""
-    counts: Counter = Counter()
-    for word in latin_words(text):
-        lowered = word.lower()
-        if len(lowered) >= 4 and lowered.isalpha() and lowered not in EN_STOPWORDS:
-            counts[lowered] += 1
-    if CJK_RE.search(text):
-        for word in ZH_LEXICON:
-            if word in text:
-                counts[word] = text.count(word)
-        for run in re.findall(f"[{CJK}]+", text):
-            for i in range(len(run) - 1):
-                gram = run[i:i + 2]
-                if gram not in counts and not ZH_FUNCTION_CHARS & set(gram) and text.count(gram) >= 3:
-                    counts[gram] = text.count(gram)
-    found = [w for w in counts if count_keyword(text, w) > 0]
-    return sorted(found, key=lambda w: (-counts[w], w))
+from suites.complex_instr.constraints.vocab import POOL, count_keyword, keyword_candidates
+from suites.complex_instr.text import CJK_RE
 
 
 def _same_script(words: list[str], response_lang: str) -> bool:

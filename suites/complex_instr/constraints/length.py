@@ -14,7 +14,7 @@ from suites.complex_instr.constraints.base import (
     relation_fields,
     retarget_count,
 )
-from suites.complex_instr.text import count_sentences, count_words, paragraphs, words
+from suites.complex_instr.text import CJK_RE, DIVIDER_RE, count_sentences, count_words, paragraphs, words
 
 # --- length_constraints:number_words --------------------------------------------------------------------
 
@@ -32,8 +32,8 @@ def _counted_check(counter, key: str):
     return lambda response, params: compare(counter(response), params["relation"], params[key])
 
 
-def _counted_retarget(counter, key: str, relations: tuple[str, ...]):
-    return lambda response, params, ctx: retarget_count(counter(response), params, ctx, relations, key)
+def _counted_retarget(counter, key: str, relations: tuple[str, ...], minimum: int = 1):
+    return lambda response, params, ctx: retarget_count(counter(response), params, ctx, relations, key, minimum)
 
 
 NUMBER_WORDS = ConstraintType(
@@ -56,7 +56,8 @@ NUMBER_SENTENCES = ConstraintType(
     id="length_constraints:number_sentences", langs=ANY,
     sample=_counted_sample(SENTENCE_BOUNDS, "num_sentences"),
     check=_counted_check(count_sentences, "num_sentences"),
-    retarget_fn=_counted_retarget(count_sentences, "num_sentences", tuple(SENTENCE_BOUNDS)),
+    # "at least 1 sentence" holds for any answer: a one-sentence answer is asked for "less than 3" instead
+    retarget_fn=_counted_retarget(count_sentences, "num_sentences", tuple(SENTENCE_BOUNDS), minimum=2),
     fields=lambda params, lang: {**relation_fields(params, lang),
                                  "sentences": plural(params["num_sentences"], "sentence")},
     phrasings={
@@ -83,8 +84,21 @@ def divider_paragraphs(text: str) -> int | None:
     return count
 
 
+def blank_line_paragraphs(text: str) -> list[str] | None:
+    """The paragraphs of `text` (`text.paragraphs`) when a blank line separates every two of them, as the
+    phrasing "separated by blank lines" / "段与段之间空一行" says; None when only a divider line separates two
+    ("a\n***\nb", "a\n******\nb")."""
+    paras = paragraphs(text)
+    blocks = [block for block in re.split(r"\n\s*\n", text)
+              if any(line.strip() and not DIVIDER_RE.match(line) for line in block.splitlines())]
+    return paras if len(blocks) == len(paras) else None
+
+
 def count_paragraphs(text: str, separator: str) -> int | None:
-    return divider_paragraphs(text) if separator == "divider" else len(paragraphs(text))
+    if separator == "divider":
+        return divider_paragraphs(text)
+    paras = blank_line_paragraphs(text)
+    return None if paras is None else len(paras)
 
 
 def _paragraphs_sample(ctx: Context) -> Params:
@@ -159,19 +173,23 @@ def _nth_sample(ctx: Context) -> Params:
 
 
 def _nth_check(response: str, params: Params) -> bool:
-    paras = paragraphs(response)
+    paras = blank_line_paragraphs(response) or []
     n, i = params["num_paragraphs"], params["nth_paragraph"]
     return len(paras) == n and 1 <= i <= n and first_word(paras[i - 1]).lower() == params["first_word"].lower()
 
 
 def _nth_retarget(response: str, params: Params | None, ctx: Context) -> Params | None:
-    paras = paragraphs(response)
+    paras = blank_line_paragraphs(response) or []
     if len(paras) < 2:  # "the first paragraph of one" is not something a person asks
         return None
-    i = params["nth_paragraph"] if params is not None and params["nth_paragraph"] <= len(paras) else None
-    i = i or ctx.rng.randint(1, len(paras))
-    word = first_word(paras[i - 1])
-    return {"num_paragraphs": len(paras), "nth_paragraph": i, "first_word": word} if word else None
+    # only paragraphs that literally begin with their first word: not "<<故乡>>" (begins with "<<"), "- item",
+    # "*Bold*" or a quotation, where "begin paragraph 1 with 故" would read wrong
+    plain = [k for k, para in enumerate(paras, 1) if (word := first_word(para)) and para.startswith(word)]
+    if not plain:
+        return None
+    asked = params["nth_paragraph"] if params is not None else None
+    i = asked if asked in plain else ctx.rng.choice(plain)
+    return {"num_paragraphs": len(paras), "nth_paragraph": i, "first_word": first_word(paras[i - 1])}
 
 
 def _nth_fields(params: Params, lang: str) -> dict:
@@ -183,6 +201,8 @@ def _nth_fields(params: Params, lang: str) -> dict:
 NTH_PARAGRAPH_FIRST_WORD = ConstraintType(
     id="length_constraints:nth_paragraph_first_word", langs=ANY, sample=_nth_sample, check=_nth_check,
     retarget_fn=_nth_retarget, fields=_nth_fields,
+    # a Chinese "first word" is one character (每个汉字是一个词): "第一个字", not "第一个词" (本 of 本周六)
+    variant=lambda params: "char" if CJK_RE.fullmatch(params["first_word"]) else "",
     phrasings={
         "en": ('There should be {paras}, separated by blank lines. The {ordinal} paragraph must start with the word '
                '"{first_word}".',
@@ -193,6 +213,13 @@ NTH_PARAGRAPH_FIRST_WORD = ConstraintType(
         "zh": ("回答共{num_paragraphs}段，段与段之间空一行，其中第{nth_paragraph}段必须以“{first_word}”开头。",
                "请写{num_paragraphs}个段落（用空行分隔），第{nth_paragraph}段的第一个词是“{first_word}”。",
                "全文分{num_paragraphs}段、段间空一行；第{nth_paragraph}段要以“{first_word}”起头。"),
+        "en:char": ('There should be {paras}, separated by blank lines. The {ordinal} paragraph must start with the '
+                    'character "{first_word}".',
+                    'Write {paras} with an empty line between them, and begin paragraph {nth_paragraph} with the '
+                    'character "{first_word}".'),
+        "zh:char": ("回答共{num_paragraphs}段，段与段之间空一行，其中第{nth_paragraph}段必须以“{first_word}”字开头。",
+                    "请写{num_paragraphs}个段落（用空行分隔），第{nth_paragraph}段的第一个字是“{first_word}”。",
+                    "全文分{num_paragraphs}段、段间空一行；第{nth_paragraph}段要以“{first_word}”字起头。"),
     },
 )
 

@@ -4,7 +4,7 @@ the prompt."""
 from __future__ import annotations
 
 from suites.complex_instr.constraints.base import ANY, ConstraintType, Context, Params
-from suites.complex_instr.text import count_words, sentences
+from suites.complex_instr.text import EMOJI_RE, count_words, sentences
 
 # --- startend:end_checker -------------------------------------------------------------------------------
 
@@ -25,6 +25,8 @@ def _end_retarget(response: str, params: Params | None, ctx: Context) -> Params 
     if not found:
         return None
     phrase = found[-1].lstrip("*-+#> \t")
+    while lead := EMOJI_RE.match(phrase):  # "📍 地址：幸福路18号" -> "地址：幸福路18号"
+        phrase = phrase[lead.end():].lstrip()
     if not 1 <= count_words(phrase) <= MAX_END_PHRASE_WORDS or not _end_check(response, {"end_phrase": phrase}):
         return None
     return {"end_phrase": phrase}
