@@ -7,8 +7,10 @@ Every leaf is settable as ``--section.field=value`` (``--optim.lr=1e-4``); a YAM
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
+import os
 import types
 import typing
 from dataclasses import dataclass, field
@@ -284,16 +286,20 @@ SHORTCUTS = {  # convenience flag -> dotted option
 
 
 def build_parser(prog: str, description: str, defaults: TrainConfig) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=prog, description=description,
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    d = defaults
+    parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("--config", help="YAML file with options (CLI options override it)")
-    parser.add_argument("--data", nargs="+", help="training record JSONL files or saved HF datasets")
-    parser.add_argument("--eval-data", nargs="+", dest="eval_data", help="held-out record files")
-    parser.add_argument("--model", help=f"'tiny' or a local HF checkpoint (default {defaults.model.path})")
-    parser.add_argument("--out", help=f"run folder (default {defaults.out})")
-    parser.add_argument("--max-steps", dest="max_steps", type=int, help="stop after this many optimizer steps")
-    parser.add_argument("--epochs", type=float, help="passes over the data; fractions allowed (1.1)")
-    parser.add_argument("--resume", action="store_true", default=None, help="continue from the latest checkpoint")
+    parser.add_argument("--data", nargs="+", help="training record JSONL files or saved HF datasets (data.paths)")
+    parser.add_argument("--eval-data", nargs="+", dest="eval_data", help="held-out record files (data.eval_paths)")
+    parser.add_argument("--model", help=f"'tiny' or a local HF checkpoint; default: {d.model.path}")
+    parser.add_argument("--out", help=f"run folder; default: {d.out}")
+    parser.add_argument("--max-steps", dest="max_steps", type=int,
+                        help=f"stop after this many optimizer steps; default: {d.max_steps} (0: --epochs decides)")
+    parser.add_argument("--epochs", type=float, help=f"passes over the data, fractions allowed (1.1); default: {d.epochs}")
+    parser.add_argument("--resume", action="store_true", default=None,
+                        help=f"continue from the latest checkpoint in --out; default: {str(d.resume).lower()}")
+    # DeepSpeed's launcher appends --local_rank=N; the rank is read from the environment it also sets.
+    parser.add_argument("--local_rank", "--local-rank", dest="launcher_local_rank", type=int, help=argparse.SUPPRESS)
     group = parser.add_argument_group("all options (dotted; also settable in --config YAML)")
     for name, owner, f in _leaves(defaults):
         value = getattr(owner, f.name)
@@ -305,6 +311,22 @@ def build_parser(prog: str, description: str, defaults: TrainConfig) -> argparse
         nargs = "+" if typing.get_origin(hint) is list else None
         group.add_argument(f"--{name}", dest=f"opt:{name}", metavar="V", nargs=nargs, help=f"default: {shown}{choices}")
     return parser
+
+
+@contextlib.contextmanager
+def exit_on_config_error(prog: str):
+    """For command-line entry points: a ConfigError ends the program with a one-line message, not a traceback."""
+    try:
+        yield
+    except ConfigError as e:
+        raise SystemExit(f"{prog}: error: {e}") from None
+
+
+def check_paths_exist(cfg: TrainConfig) -> None:
+    """Run when the data must exist (a suite pipeline writes its data after parsing the options)."""
+    missing = [p for p in cfg.data.paths + cfg.data.eval_paths if not os.path.exists(p)]
+    if missing:
+        raise ConfigError("data.paths / data.eval_paths: no such file or folder: " + ", ".join(missing))
 
 
 def from_args(argv: list[str] | None, prog: str, description: str, defaults: TrainConfig | None = None,

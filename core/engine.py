@@ -7,6 +7,7 @@ import atexit
 import json
 import math
 import os
+import random
 import shutil
 import socket
 from dataclasses import dataclass
@@ -204,10 +205,40 @@ def latest_checkpoint(out: str) -> str | None:
     return path if os.path.isdir(path) else None
 
 
+def gather_rng_states() -> list[dict]:
+    """Every rank's random states (torch CPU and CUDA, Python), indexed by rank: dropout differs per rank."""
+    state = {"torch": torch.get_rng_state().tolist(), "python": random.getstate(),
+             "cuda": [s.tolist() for s in torch.cuda.get_rng_state_all()] if torch.cuda.is_available() else []}
+    states: list = [None] * dist.get_world_size()
+    dist.all_gather_object(states, state)
+    return states
+
+
+def set_rng_states(state: dict) -> None:
+    torch.set_rng_state(torch.tensor(state["torch"], dtype=torch.uint8))
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([torch.tensor(s, dtype=torch.uint8) for s in state["cuda"]])
+
+
 def load_checkpoint(engine, path: str) -> dict:
     engine.load_checkpoint(path, tag="state", load_optimizer_states=True, load_lr_scheduler_states=True)
     with open(os.path.join(path, "trainer_state.json"), encoding="utf-8") as f:
         return json.load(f)
+
+
+def merged_lora_model(peft_model, state_dict: dict):
+    """A plain model with the adapter merged in, built afresh from the config and the gathered weights: the
+    engine's own copy may be partitioned (ZeRO-3), so it cannot be copied and merged in place."""
+    from peft import get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    base = peft_model.get_base_model()
+    fresh = AutoModelForCausalLM.from_config(base.config, torch_dtype=base.dtype)
+    fresh = get_peft_model(fresh, peft_model.peft_config["default"])
+    fresh.load_state_dict({k: v.to(base.dtype) for k, v in state_dict.items()}, strict=True)
+    return fresh.merge_and_unload()
 
 
 def save_hf_model(engine, tokenizer, out_dir: str, info: DistInfo, save_merged_lora: bool = False) -> None:
@@ -228,11 +259,7 @@ def save_hf_model(engine, tokenizer, out_dir: str, info: DistInfo, save_merged_l
             base.generation_config.pad_token_id = tokenizer.pad_token_id
             base.generation_config.save_pretrained(out_dir)
         if save_merged_lora and hasattr(model, "merge_and_unload"):
-            import copy
-
-            merged = copy.deepcopy(model)
-            merged.load_state_dict(state_dict, strict=False)
-            merged = merged.merge_and_unload()
+            merged = merged_lora_model(model, state_dict)
             merged.save_pretrained(os.path.join(out_dir, "merged"), safe_serialization=True)
             tokenizer.save_pretrained(os.path.join(out_dir, "merged"))
     dist.barrier()

@@ -116,6 +116,6 @@ def add_special_tokens(model: PreTrainedModel, tokenizer, tokens: list[str]) -> 
     """Add tokens the tokenizer lacks as special tokens and resize the embeddings (new rows start at the mean
     embedding). Returns how many were added."""
     added = tokenizer.add_tokens([t for t in tokens if t not in tokenizer.get_vocab()], special_tokens=True)
-    if added:
+    if added and len(tokenizer) > model.get_input_embeddings().num_embeddings:  # padded vocabularies have room
         model.resize_token_embeddings(len(tokenizer), mean_resizing=True)
     return added

@@ -122,7 +122,8 @@ def run_suite(argv: list[str] | None, prog: str, description: str, generate: Cal
     defaults.data.paths = [train_path]
     world = int(os.environ.get("WORLD_SIZE", "1"))
     is_main = int(os.environ.get("RANK", "0")) == 0
-    cfg = resolve_config(rest, prog, description, defaults, world, verbose=is_main)
+    with config_lib.exit_on_config_error(prog):
+        cfg = resolve_config(rest, prog, description, defaults, world, verbose=is_main)
 
     lang, seed = suite_args.lang, cfg.seed
     splits = (("train", train_path, suite_args.n_train, seed), ("eval", eval_path, suite_args.n_eval, seed + EVAL_SEED_OFFSET))

@@ -18,9 +18,10 @@ from core.trainer import fit
 def main(argv: list[str] | None = None, defaults: config_lib.TrainConfig | None = None,
          prog: str = "python -m core.train", description: str | None = None, prepare=None):
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    cfg = config_lib.from_args(argv, prog, description or __doc__.split("\n\n")[0], defaults, world)
     try:
-        return fit(cfg, prepare)
+        with config_lib.exit_on_config_error(prog):
+            cfg = config_lib.from_args(argv, prog, description or __doc__.split("\n\n")[0], defaults, world)
+            return fit(cfg, prepare)
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()

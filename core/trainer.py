@@ -58,6 +58,7 @@ def prepare_model(cfg: TrainConfig, tokenizer, extra: Callable | None = None):
                        trust_remote_code=cfg.model.trust_remote_code)
     if cfg.model.attention == "packed":
         enable_packed_attention(model)
+    first_new_id = len(tokenizer)
     if cfg.model.special_tokens:
         add_special_tokens(model, tokenizer, cfg.model.special_tokens)
     if cfg.model.rope_theta:
@@ -76,8 +77,12 @@ def prepare_model(cfg: TrainConfig, tokenizer, extra: Callable | None = None):
     if cfg.lora.enabled:
         from peft import LoraConfig, get_peft_model
 
+        # Tokens added here (by the config or a suite's prepare) have no trained embedding: their rows train
+        # with the adapter and are saved in it, or the adapter would be useless on any base model.
+        new_ids = list(range(first_new_id, len(tokenizer)))
         model = get_peft_model(model, LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
-                                                 target_modules=cfg.lora.target_modules, task_type="CAUSAL_LM"))
+                                                 target_modules=cfg.lora.target_modules, task_type="CAUSAL_LM",
+                                                 trainable_token_indices=new_ids or None))
     model.config.use_cache = False
     return model
 
@@ -139,6 +144,7 @@ def fit(cfg: TrainConfig, prepare: Callable | None = None) -> FitResult:
     started = time.time()
     info = engine_lib.init_distributed()
     config_lib.validate(cfg, info.world)
+    config_lib.check_paths_exist(cfg)
     sp_size = cfg.engine.sp_size
     dp_size, dp_rank, sp_rank = info.world // sp_size, info.rank // sp_size, info.rank % sp_size
     sp_group = sequence_parallel.new_groups(sp_size)[0] if sp_size > 1 else None
@@ -167,9 +173,11 @@ def fit(cfg: TrainConfig, prepare: Callable | None = None) -> FitResult:
     if cfg.resume and (path := engine_lib.latest_checkpoint(cfg.out)):
         state = engine_lib.load_checkpoint(engine, path)
         start_step = state["step"]
-        torch.set_rng_state(torch.tensor(state["torch_rng"], dtype=torch.uint8))
+        engine_lib.set_rng_states(state["rng"][info.rank % len(state["rng"])])
         if info.is_main:
             print(f"[resume] from {path} at step {start_step}")
+    elif cfg.resume and info.is_main:
+        print(f"[resume] no checkpoint in {engine_lib.checkpoint_dir(cfg.out)}: starting from step 0")
     logger = MetricsLogger(cfg.out, info.is_main, resume_step=start_step)
     bar = tqdm(total=plan.total_steps, initial=start_step, desc="train", disable=not (info.is_main and cfg.progress),
                dynamic_ncols=True)
@@ -224,8 +232,8 @@ def fit(cfg: TrainConfig, prepare: Callable | None = None) -> FitResult:
         if held_out and cfg.eval_every and (done % cfg.eval_every == 0 or done == plan.total_steps):
             logger.log(done, evaluate_loss(engine.module, eval_plan, cfg, channel_index, tokenizer.pad_token_id,
                                            dp_rank, sp_rank, sp_group, device))
-        if cfg.save_every and done % cfg.save_every == 0 and done < plan.total_steps:
-            engine_lib.save_checkpoint(engine, cfg.out, done, {"step": done, "torch_rng": torch.get_rng_state().tolist()},
+        if cfg.save_every and (done % cfg.save_every == 0 or done == plan.total_steps):
+            engine_lib.save_checkpoint(engine, cfg.out, done, {"step": done, "rng": engine_lib.gather_rng_states()},
                                        cfg.keep_checkpoints, info)
         bar.update(1)
     bar.close()

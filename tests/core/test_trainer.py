@@ -264,10 +264,34 @@ def test_cli_help_lists_every_option_with_its_default():
                          env={**os.environ, "COLUMNS": "200"})
     assert out.returncode == 0
     for option, default in [("--optim.lr", "1e-05"), ("--engine.zero_stage", "0"), ("--loss_reduction", "token"),
-                            ("--data.mask", "all"), ("--lora.r", "16"), ("--max-steps", None), ("--resume", None)]:
-        assert option in out.stdout
-        if default:
-            assert f"default: {default}" in out.stdout
+                            ("--data.mask", "all"), ("--lora.r", "16"), ("--max-steps", "0 (0: --epochs decides)"),
+                            ("--epochs", "1.0"), ("--resume", "false"), ("--out", "runs/default"), ("--model", "tiny")]:
+        entry = out.stdout.split(f"\n  {option} ", 1)[1].split("\n  -", 1)[0]  # its help, wrapped or not
+        assert f"default: {default}" in " ".join(entry.split()), entry
+    assert "default: None" not in out.stdout and "local_rank" not in out.stdout
+
+
+def test_cli_errors_are_one_line_and_missing_data_is_caught_before_loading(tmp_path):
+    clash = subprocess.run([sys.executable, "-m", "core.train", "--data", "x.jsonl", "--lora.enabled=true",
+                            "--freeze=mlp"], capture_output=True, text=True, cwd=REPO)
+    assert clash.returncode == 1 and "Traceback" not in clash.stderr
+    assert clash.stderr.startswith("python -m core.train: error: invalid configuration:\n  lora.enabled, freeze: ")
+    missing = subprocess.run([sys.executable, "-m", "core.train", "--data", str(tmp_path / "nope.jsonl"),
+                              "--out", str(tmp_path / "run")], capture_output=True, text=True, cwd=REPO)
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr
+    assert missing.stderr.strip() == (f"python -m core.train: error: data.paths / data.eval_paths: no such file or folder: "
+                                      f"{tmp_path / 'nope.jsonl'}")
+    assert not (tmp_path / "run" / "config.yaml").exists()
+
+
+def test_deepspeed_launcher_runs_the_cli(tmp_path, data):
+    """`deepspeed --module core.train` appends --local_rank=N; the CLI must take it."""
+    out = subprocess.run(["deepspeed", "--num_gpus", "1", "--master_port", str(free_port()), "--module", "core.train",
+                          "--data", data, "--out", str(tmp_path / "ds"), "--max-steps", "1", "--micro_batch_size=2",
+                          "--progress=false", f"--data.cache_dir={tmp_path / 'cache'}"],
+                         capture_output=True, text=True, cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
+    assert "[done] 1 steps" in out.stdout
 
 
 def test_cli_trains_and_writes_the_resolved_config(tmp_path, data):

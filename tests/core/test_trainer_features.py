@@ -2,6 +2,7 @@
 checkpointing, held-out eval per task_type, checkpoint retention, special tokens, TensorBoard events."""
 
 import os
+import shutil
 
 import pytest
 import torch
@@ -78,8 +79,8 @@ def test_eval_per_task_type_checkpoint_retention_and_tensorboard(tmp_path, data)
     assert {"eval_loss/math/add", "eval_loss/chat/echo", "eval_loss/cls/label", "eval_loss/math"} <= set(evals[0])
     assert evals[1]["eval_loss"] < evals[0]["eval_loss"]
     ckpts = os.path.join(cfg.out, "checkpoints")
-    assert sorted(d for d in os.listdir(ckpts) if d.startswith("step-")) == ["step-2", "step-4"]  # last K kept
-    assert open(os.path.join(ckpts, "latest")).read().strip() == "step-4"
+    assert sorted(d for d in os.listdir(ckpts) if d.startswith("step-")) == ["step-4", "step-6"]  # last K kept
+    assert open(os.path.join(ckpts, "latest")).read().strip() == "step-6"  # the end is saved too
     events = os.listdir(os.path.join(cfg.out, "tensorboard"))
     assert any(name.startswith("events.out.tfevents") for name in events)
 
@@ -94,3 +95,60 @@ def test_new_special_tokens_are_added_and_trained(tmp_path, data):
 
     tok = AutoTokenizer.from_pretrained(result.model_dir)
     assert tok.convert_tokens_to_ids("<e2>") == 2049 and tok.tokenize("x <e1> y").count("<e1>") == 1
+
+
+def test_resume_restores_random_state_so_dropout_runs_continue_exactly(tmp_path, data):
+    """LoRA dropout draws random numbers every step: a resumed run only matches with the RNG restored. Also:
+    a checkpoint is written at the end, and --resume without a checkpoint says so."""
+    cfg = small_config(tmp_path, data, micro_batch_size=4, max_steps=5, save_every=2)
+    cfg.lora.enabled, cfg.lora.r, cfg.lora.dropout, cfg.keep_checkpoints = True, 4, 0.5, 3
+    full = losses(fit(cfg).history)
+    ckpts = os.path.join(cfg.out, "checkpoints")
+    assert sorted(d for d in os.listdir(ckpts) if d.startswith("step-")) == ["step-2", "step-4", "step-5"]
+    shutil.rmtree(os.path.join(ckpts, "step-5"))
+    shutil.rmtree(os.path.join(ckpts, "step-4"))
+    with open(os.path.join(ckpts, "latest"), "w") as f:
+        f.write("step-2\n")
+    cfg.resume = True
+    resumed = [row["loss"] for row in fit(cfg).history if "loss" in row and row["step"] > 2]
+    assert resumed == pytest.approx(full[2:], abs=1e-6)
+
+    fresh = small_config(tmp_path / "fresh", data, micro_batch_size=4, max_steps=1, resume=True)
+    import contextlib
+    import io
+
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        fit(fresh)
+    assert f"[resume] no checkpoint in {os.path.join(fresh.out, 'checkpoints')}: starting from step 0" in printed.getvalue()
+
+
+def test_lora_trains_and_saves_the_rows_of_new_tokens(tmp_path, data):
+    from peft import PeftModel
+
+    cfg = small_config(tmp_path, data, max_steps=2, micro_batch_size=4)
+    cfg.lora.enabled, cfg.lora.r = True, 4
+    cfg.model.special_tokens = ["<e1>", "<e2>"]
+    result = fit(cfg)
+    base = load_model("tiny", seed=0)
+    base.resize_token_embeddings(2050, mean_resizing=False)  # other values in the new rows than the run had
+    reloaded = PeftModel.from_pretrained(base, result.model_dir).eval()
+    model = result.engine.module.eval()
+    probe = torch.tensor([[5, 2048, 6, 2049, 7]])
+    with torch.no_grad():
+        assert torch.allclose(reloaded(probe).logits, model(probe).logits, atol=1e-5)
+
+
+def test_lora_under_zero3_saves_a_merged_model(tmp_path, data):
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    cfg = small_config(tmp_path, data, max_steps=2, micro_batch_size=4)
+    cfg.lora.enabled, cfg.lora.r, cfg.lora.save_merged, cfg.engine.zero_stage = True, 4, True, 3
+    result = fit(cfg)
+    probe = torch.tensor([[5, 6, 7, 8, 9]])
+    merged = AutoModelForCausalLM.from_pretrained(os.path.join(result.model_dir, "merged")).eval()
+    adapter = PeftModel.from_pretrained(load_model("tiny", seed=0), result.model_dir).eval()
+    with torch.no_grad():
+        assert torch.allclose(merged(probe).logits, adapter(probe).logits, atol=1e-4)
+        assert not torch.allclose(merged(probe).logits, load_model("tiny", seed=0)(probe).logits, atol=1e-4)
