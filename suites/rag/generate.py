@@ -10,11 +10,9 @@ the k-th contiguous block of the same samples.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
-from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from core.records import write_records
@@ -26,9 +24,9 @@ from core.synth import (
     sample_rng,
     shard_range,
 )
-from suites.rag import templates as T
+from suites.rag.report import diversity, language_warnings, plot_positions
 from suites.rag.scenarios import DEFAULT_SHARES, SCENARIOS, SampleBuilder, ScenarioConfig
-from suites.rag.source import Source
+from suites.rag.source import Source, held_out
 from suites.rag.world import world_source
 
 RETRIEVAL_MODES = ("bm25", "dense", "hybrid")
@@ -119,7 +117,7 @@ def build_sources(cfg: RagDataConfig, seed: int, languages: list[str]) -> dict[s
             out[lang] = _SOURCES[key]
         return out
     from suites.rag.index import IndexConfig, RagIndex
-    from suites.rag.questions import user_source
+    from suites.rag.questions import other_language_questions, user_source
 
     if cfg.index:
         index = RagIndex.load(cfg.index)
@@ -128,6 +126,8 @@ def build_sources(cfg: RagDataConfig, seed: int, languages: list[str]) -> dict[s
                                                              tokenizer=cfg.tokenizer, dense=cfg.retrieval != "bm25"))
     source, summary = user_source(index, cfg.questions, cfg.teacher, cfg.teacher_questions, seed, tuple(languages),
                                   cfg.retrieval)
+    # counted over all questions, before a train/eval split, like summary's single_doc and multi_doc
+    mismatched = {lang: other_language_questions(source.single[lang] + source.multi[lang], lang) for lang in languages}
     if cfg.question_split != "all":
         keep = cfg.question_split == "eval"
         source.single = {lg: [q for q in qas if held_out(q.id, cfg.eval_question_share) == keep]
@@ -135,13 +135,8 @@ def build_sources(cfg: RagDataConfig, seed: int, languages: list[str]) -> dict[s
         source.multi = {lg: [q for q in qas if held_out(q.id, cfg.eval_question_share) == keep]
                         for lg, qas in source.multi.items()}
         summary["question_split"] = f"{cfg.question_split}: {len(source.single[languages[0]])} one-document questions"
-    return {lang: (source, {"source": source.name, **summary}) for lang in languages}
-
-
-def held_out(question_id: str, share: float) -> bool:
-    """A stable train/eval split of user questions by a hash of their id."""
-    digest = hashlib.sha256(question_id.encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 < share
+    return {lang: (source, {"source": source.name, **summary, "other_language_questions": mismatched[lang]})
+            for lang in languages}
 
 
 class RagGenerator:
@@ -182,44 +177,6 @@ class RagGenerator:
     def generate(self, indices=None, report: GenerationReport | None = None) -> list[dict]:
         indices = range(self.n) if indices is None else indices
         return generate_records(self.build, indices, self.seed, report, desc="rag")
-
-
-def diversity(records: list[dict]) -> dict:
-    """Answer templates used per scenario (of those available), and gold positions per number of documents."""
-    used: dict[str, set] = defaultdict(set)
-    positions: dict[str, Counter] = defaultdict(Counter)
-    available = {"grounded": T.GROUNDED, "counterfactual": T.GROUNDED, "multi_doc": T.MULTI_DOC, "empty": T.EMPTY,
-                 "irrelevant": T.IRRELEVANT, "conflicting": T.CONFLICTING, "multi_doc_generic": T.MULTI_DOC_GENERIC}
-    for r in records:
-        meta = r["meta"]
-        scenario = meta["scenario"]
-        if "answer" in meta.get("templates", {}):
-            used[meta["templates"].get("answer_set", scenario)].add((meta["lang"], meta["templates"]["answer"]))
-        for p in meta.get("gold_positions", []):
-            if scenario in ("grounded", "counterfactual"):
-                positions[f"{meta['num_docs']} docs"][p + 1] += 1
-    out = {"answer_templates_used": {s: f"{len(v)}/{sum(len(available[s][lg]) for lg in {lg for lg, _ in v})}"
-                                     for s, v in sorted(used.items())},
-           "gold_position_counts": {k: dict(sorted(c.items())) for k, c in sorted(positions.items())}}
-    return out
-
-
-def plot_positions(stats: dict, path: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    groups = stats["gold_position_counts"]
-    fig, axes = plt.subplots(1, max(1, len(groups)), figsize=(3.2 * max(1, len(groups)), 3), squeeze=False)
-    for ax, (name, counts) in zip(axes[0], groups.items()):
-        ax.bar(list(counts), list(counts.values()))
-        ax.set_title(f"gold position, {name}")
-        ax.set_xlabel("document number")
-    axes[0][0].set_ylabel("samples")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -278,6 +235,8 @@ def main(argv: list[str] | None = None) -> dict:
     report.extra["sources"] = {lang: summary for lang, (_, summary) in generator.sources.items()}
     report.extra["random_negatives"] = sum(b.random_fill for b in generator.builders.values())
     print(report.format())
+    for warning in language_warnings(report.extra["sources"]):
+        print(warning, file=sys.stderr)
     print(f"answer templates used: {report.extra['answer_templates_used']}")
     if report.extra["random_negatives"]:
         print(f"negatives drawn at random because retrieval found too few: {report.extra['random_negatives']}")

@@ -120,7 +120,7 @@ class RagIndex:
             self.dense.save(folder)
 
     @classmethod
-    def load(cls, folder: str, gpu: str | None = None) -> RagIndex:
+    def load(cls, folder: str, gpu: str | None = None, ef_search: int | None = None) -> RagIndex:
         settings_path = os.path.join(folder, "index.json")
         if not os.path.isfile(settings_path):
             raise FileNotFoundError(f"{folder}: not an index folder (no index.json); build one with "
@@ -131,7 +131,9 @@ class RagIndex:
             raise ValueError(f"{settings_path}: index format version is not {FORMAT_VERSION}; rebuild the index")
         config = IndexConfig(**{**settings, "bm25": BM25Config(**settings["bm25"]),
                                 "faiss": DenseConfig(**settings["faiss"])})
-        dense = DenseIndex.load(folder, gpu=gpu) if config.dense else None
+        dense = DenseIndex.load(folder, gpu=gpu, ef_search=ef_search) if config.dense else None
+        if dense is not None:
+            config.faiss = dense.config
         return cls(read_chunks(os.path.join(folder, "chunks.jsonl")), config, BM25Index.load(folder), dense)
 
 
@@ -155,8 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--faiss", choices=INDEX_KINDS, default="flat", help="flat is exact; ivf/hnsw for large corpora")
     p.add_argument("--nlist", type=int, default=0)
     p.add_argument("--nprobe", type=int, default=16)
-    p.add_argument("--hnsw-m", type=int, default=32)
-    p.add_argument("--ef-search", type=int, default=128)
+    p.add_argument("--hnsw-m", type=int, default=DenseConfig.hnsw_m, help="hnsw: graph neighbours per node")
+    p.add_argument("--ef-construction", type=int, default=DenseConfig.ef_construction,
+                   help="hnsw: candidates kept while building (better graph, slower build)")
+    p.add_argument("--ef-search", type=int, default=None,
+                   help=f"hnsw: candidates kept per query, higher recall and fewer queries/s (default "
+                        f"{DenseConfig.ef_search}; with --index, overrides the saved value)")
     p.add_argument("--gpu", choices=GPU_MODES, default="auto", help="faiss on GPU when available")
     p.add_argument("--rrf-k", type=int, default=60)
     return p
@@ -169,14 +175,15 @@ def main(argv: list[str] | None = None) -> RagIndex:
     if args.corpus and not args.out:
         raise SystemExit("--corpus needs --out (the index folder to write)")
     if args.index:
-        index = RagIndex.load(args.index, gpu=args.gpu)
+        index = RagIndex.load(args.index, gpu=args.gpu, ef_search=args.ef_search)
     else:
         try:
             config = IndexConfig(
                 chunk_tokens=args.chunk_tokens, overlap=args.overlap, tokenizer=args.tokenizer,
                 bm25=BM25Config(args.bm25_backend, args.k1, args.b), dense=not args.no_dense,
                 embedding_model=args.embedding_model, rrf_k=args.rrf_k,
-                faiss=DenseConfig(args.faiss, args.nlist, args.nprobe, args.hnsw_m, args.ef_search, args.gpu))
+                faiss=DenseConfig(args.faiss, args.nlist, args.nprobe, args.hnsw_m,
+                                  DenseConfig.ef_search if args.ef_search is None else args.ef_search, args.gpu, args.ef_construction))
             start = time.perf_counter()
             index = RagIndex.from_corpus(args.corpus, config, progress=True)
         except (ValueError, FileNotFoundError) as e:

@@ -102,25 +102,49 @@ def read_questions(path: str, chunks: list[Chunk]) -> list[dict]:
     return rows
 
 
+_QUANTITY = re.compile(r"(\d[\d.,]*)(\s*)([^\d\s.,:].*)")  # "35 minutes", "23 kg", "5 euros"
+_TIME = re.compile(r"(\d{1,2}):(\d{2})")  # "06:15"
+
+
 def _shape(answer: str) -> str:
     """Answers of one shape can stand in for each other: numbers written the same way ("1843" and "1901",
-    "12,400" and "98,100"), capitalised names, other text."""
+    "12,400" and "98,100"), times of day, quantities in the same unit ("35 minutes" and "30 minutes", not
+    "23 kg"), capitalised names, other text."""
     if re.fullmatch(r"[\d.,]+", answer):
         return "number:" + re.sub(r"\d", "9", answer)
+    if _TIME.fullmatch(answer):
+        return "time"
+    quantity = _QUANTITY.fullmatch(answer)
+    if quantity:
+        return "quantity:" + quantity.group(3).lower()
     return "name" if answer[:1].isupper() else "text"
 
 
-def _alternatives(rng: random.Random, row: dict, pool: dict[str, list[str]]) -> tuple[str, ...]:
-    """Wrong values of the answer's shape: other answers of that shape, and for numbers nearby numbers of the same
-    number of digits. None may occur in the gold passage or contain (or be contained in) the answer."""
-    answer, text = row["answer"], row["gold"][-1].text.lower()
-    candidates = [a for a in pool[_shape(answer)] if a != answer]
-    if answer.isdigit():
-        n = int(answer)
+def _nearby(rng: random.Random, answer: str) -> list[str]:
+    """Wrong values close to the answer, written the same way: integers (alone or with a unit) with the same
+    number of digits, and times of day."""
+    quantity, time = _QUANTITY.fullmatch(answer), _TIME.fullmatch(answer)
+    if answer.isdigit() or (quantity and quantity.group(1).isdigit()):
+        digits, rest = (answer, "") if answer.isdigit() else (quantity.group(1), quantity.group(2) + quantity.group(3))
+        n, out = int(digits), []
         for _ in range(20):
             m = n + rng.choice((-1, 1)) * rng.randint(1, max(9, n // 5))
-            if m > 0 and len(str(m)) == len(answer):
-                candidates.append(str(m))
+            if m > 0 and len(str(m)) == len(digits):
+                out.append(f"{m}{rest}")
+        return out
+    if time:
+        hour, minute = int(time.group(1)), int(time.group(2))
+        width = len(time.group(1))
+        return [f"{(hour + rng.randint(-3, 3)) % 24:0{width}d}:{(minute + 5 * rng.randint(1, 11)) % 60:02d}"
+                for _ in range(10)]
+    return []
+
+
+def _alternatives(rng: random.Random, row: dict, pool: dict[str, list[str]]) -> tuple[str, ...]:
+    """Wrong values of the answer's shape: other answers of that shape, and nearby numbers (see `_nearby`). None
+    may occur in the gold passage or contain (or be contained in) the answer."""
+    answer, text = row["answer"], row["gold"][-1].text.lower()
+    candidates = [a for a in pool[_shape(answer)] if a != answer] + _nearby(rng, answer)
     rng.shuffle(candidates)
     out: list[str] = []
     for value in candidates:
@@ -149,6 +173,21 @@ def rows_to_qas(rows: list[dict], chunks: list[Chunk], seed: int, origin: str) -
                 value_spans=spans, alternatives=_alternatives(rng, row, pool) if spans else (), origin=origin)
         (multi if len(gold) > 1 else single).append(qa)
     return single, multi
+
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LATIN_WORD = re.compile(r"[A-Za-z]+")
+
+
+def text_language(text: str) -> str:
+    """"zh" when the text has more CJK characters than Latin words, else "en" (a Chinese character counts about
+    as much as a word: "Python 的作者是谁？" is zh, "Who founded 岚溪镇 in 1843?" is en)."""
+    return "zh" if len(_CJK.findall(text)) > len(_LATIN_WORD.findall(text)) else "en"
+
+
+def other_language_questions(qas: list[QA], lang: str) -> int:
+    """How many questions are written in another language than `lang` (judged by their first phrasing)."""
+    return sum(text_language(qa.questions[0]) != lang for qa in qas)
 
 
 # --- teacher-written questions ---------------------------------------------------------------------------

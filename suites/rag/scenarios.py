@@ -16,6 +16,7 @@ import random
 from dataclasses import dataclass
 
 from core.synth import Rejected
+from suites.rag import routing
 from suites.rag import templates as T
 from suites.rag.corpus import Chunk
 from suites.rag.source import QA, Source, copy_with_value, find_spans, replace_spans
@@ -32,12 +33,18 @@ class ScenarioConfig:
     max_docs: int = 5
     negative_pool: int = 12  # hard negatives are drawn from this many top retrieval hits
     route_retrieve_share: float = 0.5
+    route_general_share: float = 0.5  # of retrieve messages: built-in general-knowledge questions, not the source's
+    route_general_split: str = "all"  # which general questions: all, or the train / eval share (routing.py)
 
     def __post_init__(self):
         if not 1 <= self.min_docs <= self.max_docs:
             raise ValueError(f"--docs: need 1 <= min <= max, got {self.min_docs}-{self.max_docs}")
         if self.negative_pool < 1:
             raise ValueError("--negative-pool must be >= 1")
+        if not (0 <= self.route_retrieve_share <= 1 and 0 <= self.route_general_share <= 1):
+            raise ValueError("route_retrieve_share and route_general_share must be in [0, 1]")
+        if self.route_general_split not in routing.SPLITS:
+            raise ValueError(f"route_general_split must be one of {routing.SPLITS}, got {self.route_general_split!r}")
 
 
 def _contains_any(text: str, values: list[str]) -> bool:
@@ -51,6 +58,8 @@ class SampleBuilder:
         self.single = source.single.get(lang, [])
         self.multi = source.multi.get(lang, [])
         self.changeable = [qa for qa in self.single if qa.value_spans and qa.alternatives]
+        self.invented = sorted({name for qa in self.single + self.multi for name in qa.mentions})
+        self.general = routing.general_split(lang, config.route_general_split)
         self.random_fill = 0  # negatives drawn at random because retrieval found too few, all samples
         self.sample_random = 0  # the same, for the sample being built
 
@@ -100,8 +109,15 @@ class SampleBuilder:
                     {"role": "user", "content": frame.format(docs=shown, question=question)}]
         return messages, {"system": system_id, "layout": layout_id}
 
-    def statement(self, qa: QA, value: str) -> str:
-        return (qa.statement or T.GENERIC_STATEMENT[self.lang]).format(value=value)
+    def statement(self, qa: QA, value: str, variant: int) -> str:
+        return (qa.statement or T.GENERIC_STATEMENTS[self.lang][variant]).format(value=value)
+
+    def statement_variant(self, rng: random.Random, qa: QA, templates: dict) -> int:
+        """Which generic statement a question without its own (a user's) uses; drawn only then, and recorded."""
+        if qa.statement:
+            return -1
+        templates["clause"] = rng.randrange(len(T.GENERIC_STATEMENTS[self.lang]))
+        return templates["clause"]
 
     def topic(self, qa: QA, question: str) -> str:
         return qa.topic or T.GENERIC_TOPIC[self.lang].format(question=question)
@@ -133,8 +149,8 @@ class SampleBuilder:
         docs = self.negatives(rng, qa, question, n_docs - 1, [qa.answer, *qa.aliases])
         slot = rng.randrange(n_docs)
         docs.insert(slot, gold)
-        answer, template = self.cite_answer(rng, qa, qa.answer, slot + 1)
-        return docs, answer, {"gold_positions": [slot], "templates": {"answer": template}}
+        answer, templates = self.cite_answer(rng, qa, qa.answer, slot + 1)
+        return docs, answer, {"gold_positions": [slot], "templates": templates}
 
     def counterfactual(self, rng, qa, question, n_docs, meta):
         value = rng.choice(qa.alternatives)
@@ -144,15 +160,16 @@ class SampleBuilder:
         docs = self.negatives(rng, qa, question, n_docs - 1, [qa.answer, *qa.aliases, value])
         slot = rng.randrange(n_docs)
         docs.insert(slot, altered)
-        answer, template = self.cite_answer(rng, qa, value, slot + 1)
+        answer, templates = self.cite_answer(rng, qa, value, slot + 1)
         return docs, answer, {
-            "answer": value, "aliases": [], "gold_positions": [slot], "templates": {"answer": template},
+            "answer": value, "aliases": [], "gold_positions": [slot], "templates": templates,
             "altered": {"doc_id": gold.id, "position": slot, "original": qa.answer, "replacement": value,
                         "spans": list(qa.value_spans)}}
 
-    def cite_answer(self, rng, qa: QA, value: str, number: int) -> tuple[str, int]:
-        k = rng.randrange(len(T.GROUNDED[self.lang]))
-        return T.fill(T.GROUNDED[self.lang][k], c=str(number), clause=self.statement(qa, value), value=value), k
+    def cite_answer(self, rng, qa: QA, value: str, number: int) -> tuple[str, dict]:
+        templates = {"answer": rng.randrange(len(T.GROUNDED[self.lang]))}
+        clause = self.statement(qa, value, self.statement_variant(rng, qa, templates))
+        return T.fill(T.GROUNDED[self.lang][templates["answer"]], c=str(number), clause=clause, value=value), templates
 
     def multi_doc(self, rng, qa, question, n_docs, meta):
         first, second = (self.source.by_id[i] for i in qa.gold_ids)
@@ -163,9 +180,10 @@ class SampleBuilder:
             docs.insert(slot, passage)
         phrasings = (T.MULTI_DOC if qa.bridge else T.MULTI_DOC_GENERIC)[self.lang]
         k = rng.randrange(len(phrasings))
-        answer = T.fill(phrasings[k], c1=str(slots[0] + 1), c2=str(slots[1] + 1), bridge=qa.bridge,
-                        clause=self.statement(qa, qa.answer), value=qa.answer)
         templates = {"answer": k} if qa.bridge else {"answer": k, "answer_set": "multi_doc_generic"}
+        clause = self.statement(qa, qa.answer, self.statement_variant(rng, qa, templates)) if qa.bridge else ""
+        answer = T.fill(phrasings[k], c1=str(slots[0] + 1), c2=str(slots[1] + 1), bridge=qa.bridge,
+                        clause=clause, value=qa.answer)
         return docs, answer, {"gold_positions": slots, "templates": templates}
 
     def empty(self, rng, qa, question, n_docs, meta):
@@ -198,28 +216,15 @@ class SampleBuilder:
         if rng.random() < 0.5:  # which source the answer names first is random, not tied to position or truth
             pairs.reverse()
         (a, va, da), (b, vb, db) = pairs
-        k = rng.randrange(len(T.CONFLICTING[self.lang]))
-        answer = T.fill(T.CONFLICTING[self.lang][k], a=str(a), b=str(b), va=va, vb=vb,
-                        clause_a=self.statement(qa, va), clause_b=self.statement(qa, vb),
+        templates = {"answer": rng.randrange(len(T.CONFLICTING[self.lang]))}
+        variant = self.statement_variant(rng, qa, templates)
+        answer = T.fill(T.CONFLICTING[self.lang][templates["answer"]], a=str(a), b=str(b), va=va, vb=vb,
+                        clause_a=self.statement(qa, va, variant), clause_b=self.statement(qa, vb, variant),
                         ta=da.title.strip(), tb=db.title.strip())
         return docs, answer, {
-            "gold_positions": [slots[0]], "templates": {"answer": k},
+            "gold_positions": [slots[0]], "templates": templates,
             "conflict": {"values": [qa.answer, value], "doc_ids": [gold.id, other.id], "positions": slots}}
 
     def route(self, rng: random.Random) -> tuple[list[dict], str, dict]:
-        lang = self.lang
-        system_id = rng.randrange(len(T.ROUTE_SYSTEM[lang]))
-        if rng.random() < self.config.route_retrieve_share:
-            label = "retrieve"
-            qa = rng.choice(self.single + self.multi)
-            message = rng.choice(T.KNOWLEDGE_PREFIXES[lang]) + rng.choice(qa.questions)
-            message_id, qa_id = -1, qa.id
-        else:
-            label, qa_id = "chat", None
-            message_id = rng.randrange(len(T.CHAT_MESSAGES[lang]))
-            fillers = {k: rng.choice(v) for k, v in T.CHAT_FILLERS[lang].items()}
-            message = T.CHAT_MESSAGES[lang][message_id].format(**fillers, a=rng.randint(2, 999), b=rng.randint(2, 999))
-        messages = [{"role": "system", "content": T.ROUTE_SYSTEM[lang][system_id]},
-                    {"role": "user", "content": message}]
-        meta = {"route": label, "qa_id": qa_id, "templates": {"system": system_id, "message": message_id}}
-        return messages, label, meta
+        return routing.route_sample(rng, self.lang, self.single + self.multi, self.invented, self.general,
+                                    self.config.route_retrieve_share, self.config.route_general_share)

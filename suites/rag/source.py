@@ -6,6 +6,7 @@ user-written or teacher-written questions (suites/rag/questions.py). Scenarios o
 
 from __future__ import annotations
 
+import hashlib
 import random
 import re
 from collections.abc import Callable
@@ -46,6 +47,12 @@ class QA:
     @property
     def excluded_ids(self) -> set[str]:
         return set(self.gold_ids) | set(self.related_ids)
+
+
+def held_out(key: str, share: float) -> bool:
+    """A stable train/eval split by a hash of `key` (a question id or text): True for about `share` of keys."""
+    digest = hashlib.sha256(key.encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < share
 
 
 def replace_spans(text: str, spans: tuple[int, ...], old: str, new: str) -> str:

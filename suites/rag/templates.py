@@ -1,5 +1,5 @@
-"""Phrasing for RAG samples, English and Chinese: system prompts, prompt layouts, answers per scenario, and the
-messages of the retrieve-or-chat router. Placeholders: {c} cited document number, {clause} a statement of the
+"""Phrasing for RAG samples, English and Chinese: system prompts, prompt layouts and answers per scenario (the
+retrieve-or-chat router's messages are in routing.py). Placeholders: {c} cited document number, {clause} a statement of the
 answer, {value} the answer, {topic} what was asked, {refs} cited numbers, {titles} document titles,
 {a}/{b} the disagreeing documents with values {va}/{vb}, statements {clause_a}/{clause_b}, titles {ta}/{tb}.
 A template whose {clause}/{value}/{ta} opens the sentence is written {Clause}/{Value}/{Ta} (capitalised)."""
@@ -56,7 +56,12 @@ LAYOUTS = {
     ],
 }
 
-GENERIC_STATEMENT = {"en": "the answer is {value}", "zh": "答案是{value}"}
+# statements of the answer for questions that come without one (a user corpus): one is drawn per sample
+GENERIC_STATEMENTS = {
+    "en": ["the answer is {value}", "it is {value}", "the answer to your question is {value}",
+           "what you are asking about is {value}", "the information you need is {value}", "the relevant answer is {value}"],
+    "zh": ["答案是{value}", "答案为{value}", "问题的答案是{value}", "你要找的信息是{value}", "所问的内容是{value}", "对应的答案是{value}"],
+}
 GENERIC_TOPIC = {"en": 'the answer to "{question}"', "zh": "“{question}”的答案"}
 
 GROUNDED = {
@@ -172,7 +177,7 @@ CONFLICTING = {
         "The documents disagree: [{a}] says {clause_a}, but [{b}] says {clause_b}.",
         "Sources conflict here. Document [{a}] gives {va}, while document [{b}] gives {vb}; the documents alone "
         "don't settle which is right.",
-        "[{a}] and [{b}] contradict each other: one gives {va}, the other {vb}.",
+        "[{a}] and [{b}] contradict each other: [{a}] gives {va}, whereas [{b}] gives {vb}.",
         "There are two different answers in the retrieved documents: {va} according to [{a}] ({ta}) and {vb} "
         "according to [{b}] ({tb}).",
         "It depends on the source: [{a}] states {clause_a}, whereas [{b}] states {clause_b}. The knowledge base is "
@@ -181,20 +186,20 @@ CONFLICTING = {
         "The retrieved documents do not agree. According to [{a}], {clause_a}; according to [{b}], {clause_b}.",
         "Two values appear: {va} in [{a}] and {vb} in [{b}]. You may want to check which source is more reliable.",
         "Careful, the sources conflict: [{a}] ({ta}) gives {va}, and [{b}] ({tb}) gives {vb}.",
-        "Document [{a}] and document [{b}] give different answers ({va} vs. {vb}), so the knowledge base "
-        "contradicts itself here.",
+        "Document [{a}] and document [{b}] give different answers ({va} in [{a}], {vb} in [{b}]), so the knowledge "
+        "base contradicts itself here.",
     ],
     "zh": [
         "文档之间存在矛盾：[{a}]说{clause_a}，而[{b}]说{clause_b}。",
         "来源不一致。文档[{a}]给出的是{va}，文档[{b}]给出的是{vb}，仅凭这些文档无法确定哪个正确。",
-        "[{a}]和[{b}]互相矛盾：一个说是{va}，另一个说是{vb}。",
+        "[{a}]和[{b}]互相矛盾：[{a}]说是{va}，[{b}]却说是{vb}。",
         "检索到的文档给出了两个不同的答案：[{a}]（{ta}）说是{va}，[{b}]（{tb}）说是{vb}。",
         "这取决于来源：[{a}]称{clause_a}，[{b}]则称{clause_b}。知识库在这一点上并不一致。",
         "《{ta}》[{a}]说是{va}，但《{tb}》[{b}]说是{vb}，我无法判断哪个正确。",
         "检索到的文档说法不一：据[{a}]，{clause_a}；据[{b}]，{clause_b}。",
         "出现了两种说法：[{a}]中是{va}，[{b}]中是{vb}。建议核实哪个来源更可靠。",
         "注意，来源相互冲突：[{a}]（{ta}）给出{va}，[{b}]（{tb}）给出{vb}。",
-        "文档[{a}]和文档[{b}]的答案不同（{va}与{vb}），知识库在此处自相矛盾。",
+        "文档[{a}]和文档[{b}]的答案不同（[{a}]为{va}，[{b}]为{vb}），知识库在此处自相矛盾。",
     ],
 }
 
@@ -202,66 +207,6 @@ SECOND_SOURCE_TITLES = {
     "en": ["{title} (revised edition)", "{title}: mirror copy", "{title} (older version)", "{title} (community wiki)"],
     "zh": ["{title}（修订版）", "{title}（镜像副本）", "{title}（旧版本）", "{title}（社区维基）"],
 }
-
-# --- the retrieve-or-chat router ------------------------------------------------------------------------
-
-ROUTE_LABELS = ("retrieve", "chat")
-
-ROUTE_SYSTEM = {
-    "en": [
-        "Decide whether the user's message needs a lookup in the knowledge base. Reply with one word: retrieve or chat.",
-        "You are a router. If answering requires facts from the knowledge base, output retrieve; for small talk, "
-        "writing help or anything answerable without documents, output chat.",
-        "Classify the message. Knowledge questions -> retrieve. Everything else -> chat. Output only the label.",
-        "Should we search the knowledge base before answering? Answer retrieve (yes) or chat (no).",
-    ],
-    "zh": [
-        "判断用户的消息是否需要检索知识库。只回答一个词：retrieve 或 chat。",
-        "你是一个路由器。如果回答需要知识库中的事实，输出 retrieve；闲聊、写作帮助或无需文档即可回答的内容，输出 chat。",
-        "对消息进行分类：知识类问题输出 retrieve，其他输出 chat。只输出标签。",
-        "回答之前需要检索知识库吗？需要回答 retrieve，不需要回答 chat。",
-    ],
-}
-
-KNOWLEDGE_PREFIXES = {
-    "en": ["", "", "", "Quick question: ", "Can you tell me: ", "I need to know this. ", "Hi! "],
-    "zh": ["", "", "", "问一下：", "请告诉我：", "我想知道：", "你好！"],
-}
-
-CHAT_MESSAGES = {
-    "en": [
-        "Hi there!", "Good morning, how are you?", "Hello! Nice to meet you.", "Hey, what's up?",
-        "Thanks, that was helpful.", "Thank you so much!", "Write a short poem about {thing}.",
-        "Can you help me write a birthday message for my {relation}?",
-        "Rewrite this sentence to sound more formal: \"{sentence}\"", "Translate \"{sentence}\" into French.",
-        "Give me three names for a {pet}.", "Tell me a joke about {thing}.", "Summarise this in one line: \"{sentence}\"",
-        "Fix the grammar: \"{sentence}\"", "What is {a} plus {b}?", "Compute {a} times {b}.", "Is {a} an even number?",
-        "I'm feeling a bit tired today.", "Do you like {thing}?", "Let's play a word game.",
-        "What should I name my {pet}?", "Write a haiku about {thing}.", "Make this friendlier: \"{sentence}\"",
-        "Count the words in \"{sentence}\".", "Good night!", "Can you cheer me up?",
-    ],
-    "zh": [
-        "你好！", "早上好，最近怎么样？", "很高兴认识你！", "谢谢你的帮助！", "太感谢了！", "写一首关于{thing}的短诗。",
-        "帮我给{relation}写一段生日祝福。", "把这句话改得更正式一些：“{sentence}”", "把“{sentence}”翻译成英文。",
-        "给我的{pet}起三个名字。", "讲个关于{thing}的笑话。", "{a}加{b}等于多少？", "计算{a}乘以{b}。", "{a}是偶数吗？",
-        "我今天有点累。", "我们来玩个文字游戏吧。", "用一句话总结：“{sentence}”", "帮我改一下语病：“{sentence}”",
-        "你喜欢{thing}吗？", "我的{pet}该叫什么名字好？", "晚安！", "能说点什么让我开心一下吗？",
-        "把“{sentence}”改得更亲切一些。", "写一段关于{thing}的小短文。",
-    ],
-}
-
-CHAT_FILLERS = {
-    "en": {"thing": ["autumn", "the sea", "coffee", "mountains", "a lost umbrella", "rainy Mondays", "cats", "trains"],
-           "relation": ["sister", "grandfather", "colleague", "best friend", "neighbour"],
-           "sentence": ["the meeting got moved to friday", "i cant find my keys anywhere", "the weather is lovely today",
-                        "we will ship the order tomorrow", "pls send me the file asap"],
-           "pet": ["cat", "puppy", "goldfish", "parrot", "hamster"]},
-    "zh": {"thing": ["秋天", "大海", "咖啡", "高山", "雨天", "猫", "火车", "月亮"],
-           "relation": ["姐姐", "爷爷", "同事", "好朋友", "邻居"],
-           "sentence": ["会议改到周五了", "我到处都找不到钥匙", "今天天气真好", "我们明天发货", "麻烦尽快把文件发我"],
-           "pet": ["猫", "小狗", "金鱼", "鹦鹉", "仓鼠"]},
-}
-
 
 def join_refs(numbers: list[int], lang: str) -> str:
     refs = [f"[{n}]" for n in numbers]

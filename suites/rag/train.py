@@ -69,10 +69,12 @@ def main(argv: list[str] | None = None) -> dict:
         raise SystemExit(f"error: {e}") from None
 
     # The fictional world is rebuilt from the seed, so the eval set (its own seed) asks about other entities;
-    # user questions are split by id hash instead.
+    # user questions are split by id hash instead, and so are the router's built-in general-knowledge questions.
     def generate(n: int, seed: int, lang: str, split: str) -> list[dict]:
         question_split = split if data.corpus or data.index else "all"
-        return RagGenerator(n, seed, lang, dataclasses.replace(data, question_split=question_split)).generate()
+        scenario = dataclasses.replace(data.scenario, route_general_split=split)
+        cfg = dataclasses.replace(data, question_split=question_split, scenario=scenario)
+        return RagGenerator(n, seed, lang, cfg).generate()
 
     return run_suite(rest, "python -m suites.rag.train", __doc__.split("\n\n")[1], generate, score_reply,
                      default_config(), default_n_train=2000, default_n_eval=100, eval_max_new_tokens=128)

@@ -80,6 +80,9 @@ def test_scenarios_over_a_user_corpus(user_files):
     records = generator.generate()
     source = generator.sources["en"][0]
     assert Counter(r["meta"]["origin"] for r in records if r["meta"]["scenario"] != "route") == {"user": 630}
+    # the router mixes the user's questions with general-knowledge ones; a user corpus has no invented names
+    assert {r["meta"]["route_kind"] for r in records if r["meta"]["scenario"] == "route"} == {"user", "general", "chat"}
+    assert generator.builders["en"].invented == []
     for r in records:
         validate_record(r)
         assert score_reply(r, r["messages"][-1]["content"])["correct"] == 1.0
@@ -183,7 +186,8 @@ def test_the_shipped_handbook_example(tmp_path):
                    "--overlap", "16", "--report", str(tmp_path / "r.json")])
     assert report["rejected"] == {} and report["written"] == 400
     assert report["sources"]["en"] == {"source": "corpus(21 chunks)", "user_questions": 14, "single_doc": 12,
-                                       "multi_doc": 2, "changeable": 11}
+                                       "multi_doc": 2, "changeable": 10,
+                                       "other_language_questions": 0}
     records = [json.loads(line) for line in (tmp_path / "hb.jsonl").read_text(encoding="utf-8").splitlines()]
     filled = [r for r in records if r["meta"].get("random_negatives")]
     assert filled and sum(r["meta"]["random_negatives"] for r in filled) == report["random_negatives"]
@@ -191,3 +195,24 @@ def test_the_shipped_handbook_example(tmp_path):
         assert score_reply(r, r["messages"][-1]["content"])["correct"] == 1.0
         if r["meta"]["scenario"] in ("empty", "irrelevant"):
             assert not find_spans(r["messages"][1]["content"].lower(), r["meta"]["answer"].lower())
+
+
+def test_wrong_values_have_the_shape_of_the_answer():
+    """Conflicting and counterfactual values over the handbook: a time for a time, minutes for minutes, euros for
+    euros; an answer with nothing of its shape ("a muzzle", a name) gets no wrong value rather than a random one."""
+    import re
+    from pathlib import Path
+
+    import suites.rag
+
+    examples = Path(suites.rag.__file__).parent / "examples"
+    index = RagIndex.from_corpus(str(examples / "handbook"), IndexConfig(chunk_tokens=128, overlap=16, dense=False))
+    source, _ = user_source(index, str(examples / "handbook_questions.jsonl"))
+    alternatives = {qa.answer: qa.alternatives for qa in source.single["en"]}
+    assert alternatives["a muzzle"] == () and alternatives["Ingrid Voss"] == ()
+    assert alternatives["06:15"] and all(re.fullmatch(r"\d\d:\d\d", v) for v in alternatives["06:15"])
+    for answer, unit in (("35 minutes", " minutes"), ("5 euros", " euros"), ("48 hours", " hours"), ("23 kg", " kg")):
+        assert alternatives[answer] and all(v.endswith(unit) and v[: -len(unit)].isdigit() for v in alternatives[answer])
+    assert all(len(v) == 4 and v.isdigit() for v in alternatives["1952"])
+    for answer, values in alternatives.items():
+        assert answer not in values and len(set(values)) == len(values)

@@ -56,6 +56,19 @@ def test_gold_present_exactly_when_the_scenario_says(mixed_generator, mixed_reco
             assert not set(meta["doc_ids"]) & set(meta["gold_ids"])
         if scenario == "empty":
             assert meta["doc_ids"] == [] and meta["num_docs"] == 0
+        if scenario in ("grounded", "multi_doc", "counterfactual", "conflicting"):
+            # hard negatives (every shown document but the gold, altered and conflicting ones) hold neither the
+            # answer nor an alias, nor the altered document's values
+            special = meta["conflict"]["positions"] if scenario == "conflicting" else meta["gold_positions"]
+            avoid = [meta["answer"], *meta["aliases"]]
+            if scenario == "counterfactual":
+                avoid.append(meta["altered"]["original"])
+            if scenario == "conflicting":
+                avoid += meta["conflict"]["values"]
+            negatives = [passage(mixed_generator, r, d) for k, d in enumerate(meta["doc_ids"]) if k not in special]
+            assert len(negatives) == meta["num_docs"] - len(special)
+            for p in negatives:
+                assert not any(find_spans(f"{p.title}\n{p.text}".lower(), v.lower()) for v in avoid), (p.id, avoid)
         if scenario == "irrelevant":
             qa_entity = mixed_generator.sources[meta["lang"]][0].by_id[meta["gold_ids"][0]].title
             assert all(qa_entity not in p.text and p.title != qa_entity for p in shown)
@@ -164,6 +177,24 @@ def test_same_seed_same_bytes_and_shards_concatenate(tmp_path):
     assert b"".join((tmp_path / f"s{k}.jsonl").read_bytes() for k in range(3)) == whole
     main(["--n", "700", "--seed", "4", "--lang", "mix", "--out", str(tmp_path / "c.jsonl")])
     assert (tmp_path / "c.jsonl").read_bytes() != whole
+
+
+def test_same_bytes_in_separate_processes_with_different_hash_seeds(tmp_path):
+    """The world and its samples do not depend on Python's string hashing or on what a process cached."""
+    import os
+    import subprocess
+    import sys
+
+    args = ["--n", "400", "--seed", "3", "--lang", "mix"]
+    main([*args, "--out", str(tmp_path / "here.jsonl")])
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    for hash_seed in ("1", "999"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        subprocess.run([sys.executable, "-m", "suites.rag.generate", *args, "--out", str(tmp_path / f"{hash_seed}.jsonl")],
+                       cwd=root, env=env, check=True, capture_output=True)
+    here = (tmp_path / "here.jsonl").read_bytes()
+    assert here.count(b"\n") == 400
+    assert (tmp_path / "1.jsonl").read_bytes() == here == (tmp_path / "999.jsonl").read_bytes()
 
 
 def test_shares_and_docs_options(tmp_path, capsys):

@@ -18,6 +18,10 @@ def test_pipeline_generates_trains_and_scores(tmp_path, capsys):
     # the eval set comes from another world (its own seed), so it shares no question with training
     assert {r["meta"]["source"] for r in train}.isdisjoint({r["meta"]["source"] for r in evaluation})
     assert {r["meta"].get("question") for r in train} & {r["meta"].get("question") for r in evaluation} <= {None}
+    # nor does the router: its general-knowledge questions are split between train and eval
+    general = [{(r["meta"]["lang"], r["meta"]["templates"]["message"]) for r in records
+                if r["meta"].get("route_kind") == "general"} for records in (train, evaluation)]
+    assert not general[0] & general[1]
     saved = json.loads((out / "eval.json").read_text())
     assert saved["before"]["ALL"]["n"] == saved["after"]["ALL"]["n"] == 12
     assert {k for k in saved["after"] if k.startswith("rag/")} == {r["task_type"] for r in evaluation}
