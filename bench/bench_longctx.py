@@ -19,7 +19,8 @@ from functools import partial
 from core.generation import prompt_ids
 from core.modeling import load_tokenizer
 from core.synth import sample_rng
-from suites.longctx.haystack import Haystack, source_text, unit_starts
+from suites.longctx.haystack import Haystack, source_text
+from suites.longctx.sentences import unit_starts
 from suites.longctx.tasks import SampleFactory, TaskOptions
 
 INSTRUCTION = "A pass key is hidden somewhere in the text below. Read carefully and remember it."
@@ -33,6 +34,11 @@ def timed(fn, repeats: int) -> tuple[float, object]:
         out = fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times), out
+
+
+def deviation(tokens: int, target: int) -> str:
+    """The measured length against the target: "exact", or the signed difference in tokens and percent."""
+    return "exact" if tokens == target else f"{tokens - target:+d} tokens, {(tokens - target) / target:+.3%}"
 
 
 def retokenising_sample(tokenizer, units: list[str], target: int, depth: float, value: str) -> tuple[int, int]:
@@ -92,11 +98,15 @@ def main(argv: list[str] | None = None) -> None:
                                     args.samples)
         t_naive, (naive_tokens, calls) = timed(
             partial(retokenising_sample, tokenizer, units, length, 0.5, "12345"), max(1, args.samples // 2))
+        # every count below is the rendered prompt tokenised again here, not the generator's own figure
+        actual = len(prompt_ids(tokenizer, {"messages": record["messages"][:-1]}))
         actual_fast = len(prompt_ids(tokenizer, {"messages": record_fast["messages"][:-1]}))
+        recorded = "= meta.tokens" if actual == record["meta"]["tokens"] else f"!= meta.tokens {record['meta']['tokens']}"
         print(f"{length:>8} {t_verify:>13.3f}s {t_fast:>11.3f}s {t_naive:>11.2f}s "
               f"{t_naive / t_verify:>7.0f}x / {t_naive / t_fast:>6.0f}x  "
-              f"spliced {record['meta']['tokens']} tokens (exact); without verifying {actual_fast} "
-              f"({(actual_fast - length) / length:+.3%}); re-tokenising: {calls} tokenisations, {naive_tokens} tokens")
+              f"re-tokenised: spliced {actual} ({deviation(actual, length)}, {recorded}); without verifying "
+              f"{actual_fast} ({deviation(actual_fast, length)}); re-tokenising search: {calls} tokenisations, "
+              f"{naive_tokens} ({deviation(naive_tokens, length)})")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,10 @@
 
     python -m suites.longctx.eval --model PATH|tiny [--model OTHER] --lengths 1024,2048,4096 \\
         --depths 0,0.25,0.5,0.75,1 [--n-per-cell 20] [--task passkey] [--haystack noise] --out DIR
-writes DIR/niah.csv, DIR/niah.json and DIR/niah.png (one heatmap per model, side by side).
+writes DIR/niah.csv, DIR/niah.json and DIR/niah.png (one heatmap per model, side by side). By default the
+grid is the standard test for a real model: 5-digit pass keys (or 7-digit magic numbers for the niah tasks)
+in the generator's varied phrasings, each stated once. The demo's tiny model is graded on its own variant,
+which it passes explicitly (--passkey-kind word --phrasing classic: a one-token word, stated twice).
 
     python -m suites.longctx.eval --model PATH --data eval.jsonl [--out results.json]
 scores a record file with the shared harness (core.scoring), per task_type.
@@ -180,23 +183,30 @@ def plot_heatmaps(grids: dict[str, list[dict]], path: str, title: str = "NIAH ex
 def _parse(argv):
     from suites.longctx.generate import parse_list
 
-    parser = argparse.ArgumentParser(prog="python -m suites.longctx.eval", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m suites.longctx.eval", description=__doc__.split("\n")[0],
+        epilog="Defaults are the standard numeric passkey / NIAH test for a real model. The demo "
+               "(python -m suites.longctx.train) grades its tiny model on --passkey-kind word --phrasing classic; "
+               "pass both to re-grade a demo checkpoint.", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--model", action="append", help="'tiny' or a checkpoint; give twice to compare two models")
     parser.add_argument("--data", help="score this record file instead of a grid (shared harness)")
-    parser.add_argument("--lengths", default="1024,2048,4096")
-    parser.add_argument("--depths", default="0,0.25,0.5,0.75,1")
-    parser.add_argument("--n-per-cell", type=int, default=20)
-    parser.add_argument("--task", default="passkey")
+    parser.add_argument("--lengths", default="1024,2048,4096", help="comma-separated context lengths (tokens)")
+    parser.add_argument("--depths", default="0,0.25,0.5,0.75,1", help="comma-separated needle depths in [0, 1]")
+    parser.add_argument("--n-per-cell", type=int, default=20, help="samples per (length, depth) cell")
+    parser.add_argument("--task", default="passkey", help="passkey, niah_single, niah_multikey, ... (see generate)")
     parser.add_argument("--haystack", default="noise", help="noise | prose | files or directories")
-    parser.add_argument("--lang", default="en", choices=["en", "zh", "mix"])
-    parser.add_argument("--phrasing", default="classic", choices=["classic", "varied"],
-                        help="prompt phrasing of the grid (the demo trains on classic)")
-    parser.add_argument("--passkey-kind", default="word", choices=["word", "digits"],
-                        help="passkey values (the demo trains on one-token words)")
-    parser.add_argument("--seed", type=int, default=1234)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--max-new-tokens", type=int, default=32)
-    parser.add_argument("--out", default="runs/longctx-eval")
+    parser.add_argument("--lang", default="en", choices=["en", "zh", "mix"], help="phrasing language")
+    parser.add_argument("--phrasing", default="varied", choices=["varied", "classic"],
+                        help="varied: the generator's templates, the key stated once; classic: one short prompt "
+                             "whose needle states the key twice (Mohtashami & Jaggi; the demo's choice)")
+    parser.add_argument("--passkey-kind", default="digits", choices=["digits", "word"],
+                        help="digits: a --passkey-digits number; word: a word that is one token of the model's "
+                             "tokenizer, from a fixed list (the demo's choice, for a tiny model trained from scratch)")
+    parser.add_argument("--passkey-digits", type=int, default=5, help="digits of a numeric pass key")
+    parser.add_argument("--seed", type=int, default=1234, help="grid data seed")
+    parser.add_argument("--batch-size", type=int, default=16, help="generation batch")
+    parser.add_argument("--max-new-tokens", type=int, default=32, help="reply budget (greedy)")
+    parser.add_argument("--out", default="runs/longctx-eval", help="folder for niah.csv, niah.json, niah.png")
     args, rest = parser.parse_known_args(argv)
     args.lengths = parse_list(args.lengths, int, "length")
     args.depths = parse_list(args.depths, float, "depth")
@@ -222,13 +232,14 @@ def main(argv: list[str] | None = None) -> dict:
     grids = {}
     for path in models:
         tokenizer = load_tokenizer(path)
-        factory = SampleFactory(tokenizer, args.haystack, options=TaskOptions(system_share=0.0, phrasing=args.phrasing,
-                                                                          passkey_kind=args.passkey_kind))
+        options = TaskOptions(passkey_digits=args.passkey_digits, system_share=0.0, phrasing=args.phrasing,
+                              passkey_kind=args.passkey_kind)
+        factory = SampleFactory(tokenizer, args.haystack, options=options)
         records = grid_records(factory, args.lengths, args.depths, args.n_per_cell, args.seed, args.task, args.lang)
         label = path if len(set(models)) == len(models) else f"{path} #{len(grids) + 1}"
         grids[label] = score_grid(load_model(path), tokenizer, records, args.batch_size, args.max_new_tokens)
     write_grids(grids, os.path.join(args.out, "niah"), task=args.task, haystack=args.haystack, lang=args.lang,
-                n_per_cell=args.n_per_cell)
+                n_per_cell=args.n_per_cell, phrasing=args.phrasing, passkey_kind=args.passkey_kind)
     plot_heatmaps(grids, os.path.join(args.out, "niah.png"), f"NIAH {args.task}: exact match by length and depth")
     print(format_by_length(grids, f"NIAH {args.task}, exact match by context length ({args.n_per_cell} per cell)"))
     print(f"[eval] wrote {args.out}/niah.csv, niah.json and niah.png")

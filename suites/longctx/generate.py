@@ -18,7 +18,9 @@ from collections import Counter
 from core.modeling import load_tokenizer
 from core.records import write_records
 from core.synth import GenerationReport, add_generation_args, allocate_shares, generate_records, shard_range
-from suites.longctx.tasks import SYNTHETIC_TASKS, TASKS, SampleFactory, TaskOptions, read_qa
+from suites.longctx.haystack import HaystackError
+from suites.longctx.qa import QAError, read_qa
+from suites.longctx.tasks import SYNTHETIC_TASKS, TASKS, SampleFactory, TaskOptions
 
 
 def parse_list(text: str, kind=str, name: str = "value") -> list:
@@ -60,6 +62,13 @@ def generate(factory: SampleFactory, n: int, seed: int, lang: str, tasks: list[s
         "haystack_wrapped": sum(r["meta"]["haystack_wraps"] > 0 for r in records),
         "by_length": dict(sorted(Counter(r["meta"]["length"] for r in records).items())),
     })
+    left_out = {lang: h.left_out for lang, h in sorted(factory.built_haystacks().items()) if h.left_out}
+    if left_out:  # built-in prose sentences that mention needle vocabulary, by term
+        report.extra["haystack_sentences_left_out"] = left_out
+    if factory.qa.skipped:  # QA documents left out for a length, by reason, and each one named
+        report.extra["doc_qa_skipped"] = factory.qa.counts()
+        report.extra["doc_qa_skipped_documents"] = [f"{s['source']} ({s['lang']}, {s['length']}): {s['detail']}"
+                                                    for s in factory.qa.skipped]
     return records
 
 
@@ -89,6 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> dict:
     args = build_parser().parse_args(argv)
+    try:
+        return run(args)
+    except (QAError, HaystackError) as e:  # bad input files: the message names file, line and field
+        raise SystemExit(f"error: {e}") from None
+
+
+def run(args: argparse.Namespace) -> dict:
     tasks = list(TASKS) if args.tasks == "all" else parse_list(args.tasks, str, "task")
     unknown = [t for t in tasks if t not in TASKS]
     if unknown:
@@ -106,12 +122,18 @@ def main(argv: list[str] | None = None) -> dict:
                           read_qa(args.qa_data) if args.qa_data else [], args.phrasing, args.passkey_kind)
     haystack = args.haystack if args.haystack in ("noise", "prose") else args.haystack.split(",")
     factory = SampleFactory(load_tokenizer(args.tokenizer), haystack, verify=not args.no_verify, options=options)
+    if "doc_qa" in tasks:  # which documents fit each length, up front: none fitting is an error naming them
+        for lang in ("en", "zh") if args.lang == "mix" else (args.lang,):
+            for length in lengths:
+                factory.qa.rows_for(length, lang, factory.haystack(lang))
     report = GenerationReport()
     records = generate(factory, args.n, args.seed, args.lang, tasks, lengths, depths,
                        shard_range(args.n, args.shard, args.num_shards), report)
     write_records(args.out, records)
     print(report.format(), file=sys.stderr)
     summary = report.as_dict()
+    for line in summary.get("doc_qa_skipped_documents", []):
+        print(f"doc_qa: skipped {line}", file=sys.stderr)
     print(f"max relative length error {summary['max_relative_length_error']:.3%}, exact {summary['exact_length_share']:.1%}, "
           f"haystack wrapped in {summary['haystack_wrapped']} samples; wrote {args.out}", file=sys.stderr)
     if args.report:

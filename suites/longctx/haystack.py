@@ -5,26 +5,29 @@ Sources: the user's files (txt / md / jsonl with a "text" or "content" field: bo
 built-in prose that needs no download (Python's ``pydoc_data.topics`` in English; the project's Chinese
 texts), or the classic noise sentences ("The grass is green. The sky is blue. ...").
 
-A *unit* is one sentence (or one line) together with the whitespace before it, so token boundaries fall on
-unit boundaries for byte-level BPE and SentencePiece alike. The text is tokenised in chunks of whole units
-(a 128K-token text takes well under a second; one giant call can take far longer on some tokenizers), and
-each token's character offset is kept: the text of any token window is a plain slice of the source. The
-stream is cyclic, so a haystack shorter than a sample repeats (counted in ``Window.wraps``).
+A *unit* is one sentence together with the whitespace before it (`sentences.unit_starts`: a line break
+inside a sentence of hard-wrapped text is no boundary), so token boundaries fall on unit boundaries for
+byte-level BPE and SentencePiece alike; a unit start that falls inside a token is no insert point. The text is tokenised in chunks of whole units (a 128K-token text
+takes well under a second; one giant call can take far longer on some tokenizers), and each token's
+character offset is kept: the text of any token window is a plain slice of the source. The stream is
+cyclic, so a haystack shorter than a sample repeats (counted in ``Spliced.wraps``).
+
+Sentences of the built-in prose that could pass for a needle, a question or an answer (pass keys, magic
+numbers, variables, chapters, questions and answers, in either language) are left out, counted by term.
 """
 
 from __future__ import annotations
 
 import glob
 import os
-import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
 
-from core.modeling import ASSETS_DIR as CORE_ASSETS
 from core.records import iter_json_objects
+from suites.longctx.sentences import unit_starts, without_distractors
 
 ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets")
 
@@ -35,30 +38,8 @@ NOISE = {
 BUILTIN = ("noise", "prose")
 CHUNK_CHARS = 16_384
 
-# A unit starts at whitespace after ., ! or ? (closing quotes/brackets allowed), right after Chinese
-# sentence-final punctuation, or at a line break.
-_EN_END = re.compile(r"[.!?][\"')\]]*(?=\s)")
-_ZH_END = re.compile(r"[。！？；…][”’」』）]*")
-_NEWLINE = re.compile(r"\n")
-
-
 class HaystackError(ValueError):
     pass
-
-
-def unit_starts(text: str) -> list[int]:
-    """Character offsets where units start (always including 0); whitespace-only units are merged into the
-    unit that follows them."""
-    cuts = {0}
-    cuts.update(m.end() for m in _EN_END.finditer(text))
-    cuts.update(m.end() for m in _ZH_END.finditer(text))
-    cuts.update(m.start() for m in _NEWLINE.finditer(text))
-    ordered = sorted(c for c in cuts if c < len(text))
-    starts = [0]
-    for cut in ordered[1:]:
-        if text[starts[-1]:cut].strip():
-            starts.append(cut)
-    return starts
 
 
 @dataclass
@@ -73,10 +54,11 @@ class Window:
 class Haystack:
     """A tokenised text with unit boundaries. Token indices are virtual: index k means token k mod N."""
 
-    def __init__(self, name: str, text: str, tokenizer):
+    def __init__(self, name: str, text: str, tokenizer, left_out: dict[str, int] | None = None):
         if not text.strip():
             raise HaystackError(f"haystack {name!r} is empty")
         self.name, self.text = name, text
+        self.left_out = dict(left_out or {})  # sentences of the source left out, by the term they mention
         starts = unit_starts(text)
         ids, offsets = _tokenize_in_chunks(text, starts, tokenizer)
         self.ids = np.asarray(ids, dtype=np.int64)
@@ -84,16 +66,22 @@ class Haystack:
         self.n_tokens = len(ids)
         if self.n_tokens == 0:
             raise HaystackError(f"haystack {name!r} has no tokens")
-        # Token index where each unit starts (a token straddling a unit start belongs to the earlier unit).
-        unit_tok = np.searchsorted(self.token_char[:-1], np.asarray(starts), side="left")
-        self.unit_token = np.unique(unit_tok[unit_tok < self.n_tokens])
+        # Token index where each unit starts. A unit start inside a token (a tokenizer that merges across the
+        # boundary, such as ".\n" or "。天") is no insert point: the next token start would split a sentence.
+        starts_at = np.asarray(starts)
+        unit_tok = np.searchsorted(self.token_char[:-1], starts_at, side="left")
+        exact = (unit_tok < self.n_tokens) & (self.token_char[np.minimum(unit_tok, self.n_tokens)] == starts_at)
+        exact[0] = True  # the text start (the seam of the cyclic stream) is always one
+        self.units_inside_tokens = int((~exact).sum())
+        self.unit_token = np.unique(unit_tok[exact])
         # Cut points where the text can be split without cutting a character in two.
         clean = np.ones(self.n_tokens + 1, dtype=bool)
         clean[1:-1] = self.token_char[1:-1] > self.token_char[:-2]
         self.clean = clean
 
     def __repr__(self) -> str:
-        return f"Haystack({self.name!r}, {self.n_tokens} tokens, {len(self.unit_token)} units)"
+        return (f"Haystack({self.name!r}, {self.n_tokens} tokens, {len(self.unit_token)} units, "
+                f"{self.units_inside_tokens} sentence starts inside a token)")
 
     # --- windows -------------------------------------------------------------------------------------------
 
@@ -172,19 +160,28 @@ def noise_text(lang: str, repeats: int = 200) -> str:
     return (sep + cycle) * repeats
 
 
-@cache
 def builtin_prose(lang: str) -> str:
-    """Offline prose: Python's documentation topics (English) or the project's Chinese texts."""
+    """Offline prose: Python's documentation topics (English) or the Chinese texts written for this project
+    (suites/longctx/assets/zh_prose.txt, ~2,000 characters: long Chinese samples repeat it), with the
+    sentences that mention needle vocabulary left out (`builtin_prose_left_out`)."""
+    return _builtin_prose(lang)[0]
+
+
+def builtin_prose_left_out(lang: str) -> dict[str, int]:
+    """Sentences left out of the built-in prose, by the needle term they mention."""
+    return dict(_builtin_prose(lang)[1])
+
+
+@cache
+def _builtin_prose(lang: str) -> tuple[str, dict[str, int]]:
     if lang == "en":
         from pydoc_data.topics import topics
 
-        return "".join("\n\n" + topics[k].strip() for k in sorted(topics))
-    paths = [os.path.join(ASSETS, "zh_prose.txt"), os.path.join(CORE_ASSETS, "zh_corpus.txt")]
-    parts = []
-    for path in paths:
-        with open(path, encoding="utf-8") as f:
-            parts.extend(p.strip() for p in f.read().split("\n") if p.strip())
-    return "".join("\n\n" + p for p in parts)
+        text = "".join("\n\n" + topics[k].strip() for k in sorted(topics))
+    else:
+        with open(os.path.join(ASSETS, "zh_prose.txt"), encoding="utf-8") as f:
+            text = "".join("\n\n" + p.strip() for p in f.read().split("\n") if p.strip())
+    return without_distractors(text, lang)
 
 
 def read_documents(paths: list[str]) -> list[tuple[str, str]]:
@@ -239,7 +236,8 @@ def source_text(spec: str | list[str], lang: str) -> tuple[str, str]:
 
 def build_haystack(spec: str | list[str], lang: str, tokenizer) -> Haystack:
     name, text = source_text(spec, lang)
-    return Haystack(name, text, tokenizer)
+    left_out = builtin_prose_left_out(lang) if spec == "prose" else {}
+    return Haystack(name, text, tokenizer, left_out)
 
 
 def count_occurrences(text: str, needle: str) -> int:

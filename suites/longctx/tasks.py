@@ -21,10 +21,10 @@ import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from core.records import iter_json_objects
 from core.synth import Rejected
 from suites.longctx import templates as T
 from suites.longctx.haystack import Haystack, build_haystack
+from suites.longctx.qa import QAData, QAError, count_mentions, document_insert
 from suites.longctx.splice import Insert, Spliced, splice
 
 TASKS = ("passkey", "niah_single", "niah_multikey", "niah_multivalue", "niah_multiquery", "variable_tracking",
@@ -40,6 +40,7 @@ class Plan:
     answer: Callable[[Spliced], tuple[str, list[str]]]  # -> (answer text, expected values)
     match: str  # how the scorer compares values: first | set | text
     in_context: dict[str, int] = field(default_factory=dict)  # exact counts: as often as the inserts state it
+    answer_mentions: dict[str, int] = field(default_factory=dict)  # doc_qa: the answer as often as the document has it
     focus: int = 0  # the insert whose depth is meta.depth (its requested depth is uniform or fixed)
     meta: dict = field(default_factory=dict)
 
@@ -199,37 +200,21 @@ def plan_chapters(rng, lang, depth, opts) -> Plan:
                 answer, "set", {name: len(mentions)}, focus=n_chapters, meta={"name": name, "chapters": n_chapters})
 
 
-def plan_doc_qa(rng, lang, depth, opts) -> Plan:
-    if not opts.qa_rows:
-        raise ValueError("task doc_qa needs QA data: --qa-data FILE (JSONL of document, question, answer)")
-    row = opts.qa_rows[rng.randrange(len(opts.qa_rows))]
+def plan_doc_qa(rng, lang, depth, opts, rows: list[dict] | None = None) -> Plan:
+    """`rows`: the QA rows whose documents fit the sample (default all of opts.qa_rows)."""
+    rows = opts.qa_rows if rows is None else rows
+    if not rows:
+        raise QAError("task doc_qa needs QA data: --qa-data FILE (JSONL of document, question, answer)")
+    row = rows[rng.randrange(len(rows))]
     t = T.DOC_QA[lang]
-    document = "\n\n" + rng.choice(t["document"]).format(document=row["document"].strip()) + "\n\n"
+    document = document_insert(rng.choice(t["document"]), row)
     return Plan(rng.choice(t["instruction"]), rng.choice(t["question"]).format(question=row["question"]),
                 [Insert(document, depth)], _fixed(row["answer"], [row["answer"]]), "text",
-                {row["document"].strip(): 1}, meta={"source": row["source"]})
+                {row["document"].strip(): 1}, answer_mentions={row["answer"]: count_mentions(document, row["answer"])},
+                meta={"source": row["source"]})
 
 
 PLANNERS = {name: globals()[f"plan_{name}"] for name in TASKS}
-
-
-# --- user QA data ---------------------------------------------------------------------------------------------
-
-
-def read_qa(path: str) -> list[dict]:
-    """Rows of a JSONL with string fields document, question, answer; errors name file, line and field."""
-    rows = []
-    for line_no, row in iter_json_objects(path, ValueError, "a JSON object with document, question and answer"):
-        for name in ("document", "question", "answer"):
-            if name not in row:
-                raise ValueError(f"{path}:{line_no}: {name}: missing")
-            if not isinstance(row[name], str) or not row[name].strip():
-                raise ValueError(f"{path}:{line_no}: {name}: expected a non-empty string")
-        rows.append({"document": row["document"], "question": row["question"], "answer": row["answer"],
-                     "source": f"{path}:{line_no}"})
-    if not rows:
-        raise ValueError(f"{path}: no QA rows")
-    return rows
 
 
 # --- sample factory -------------------------------------------------------------------------------------------
@@ -254,11 +239,16 @@ class SampleFactory:
         self.tokenizer, self.haystack_spec, self.verify = tokenizer, haystack, verify
         self.options = options or TaskOptions()
         self._haystacks: dict[str, Haystack] = {}
+        self.qa = QAData(self.options.qa_rows, tokenizer, self.options.system_share)
 
     def haystack(self, lang: str) -> Haystack:
         if lang not in self._haystacks:
             self._haystacks[lang] = build_haystack(self.haystack_spec, lang, self.tokenizer)
         return self._haystacks[lang]
+
+    def built_haystacks(self) -> dict[str, Haystack]:
+        """The haystacks tokenised so far, by language."""
+        return dict(self._haystacks)
 
     def word_values(self, lang: str, wanted: int = 50) -> list[str]:
         """Passkey words that are one token of this tokenizer, in no passkey template, and absent from the
@@ -295,7 +285,8 @@ class SampleFactory:
             raise ValueError(f"unknown task {task!r}; choose from {', '.join(TASKS)}")
         if task == "passkey" and self.options.passkey_kind == "word":
             self.word_values(lang)
-        plan = PLANNERS[task](rng, lang, depth if depth is not None else rng.random(), self.options)
+        extra = {"rows": self.qa.rows_for(length, lang, self.haystack(lang))} if task == "doc_qa" and self.qa.rows else {}
+        plan = PLANNERS[task](rng, lang, depth if depth is not None else rng.random(), self.options, **extra)
         system = rng.choice(T.SYSTEM[lang]) if rng.random() < self.options.system_share else None
 
         def render(context: str) -> list[dict]:
@@ -306,6 +297,9 @@ class SampleFactory:
         for text, expected in plan.in_context.items():
             if spliced.context.count(text) != expected:
                 raise Rejected("accidental_duplicate_in_haystack")
+        for phrase, expected in plan.answer_mentions.items():
+            if count_mentions(spliced.context, phrase) != expected:
+                raise Rejected("answer_in_filler")
         answer, values = plan.answer(spliced)
         meta = {
             "suite": "longctx", "task": task, "lang": lang, "length": length, "tokens": spliced.tokens,

@@ -18,13 +18,15 @@ def second_tokenizer(tmp_path_factory):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
-    from core.modeling import load_tokenizer
+    from core.modeling import ASSETS_DIR, load_tokenizer
     from suites.longctx.haystack import builtin_prose
 
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first")
     tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="first")
-    text = [topics[k] for k in sorted(topics)[:120]] + builtin_prose("zh").split("\n\n") * 5
+    with open(f"{ASSETS_DIR}/zh_corpus.txt", encoding="utf-8") as f:  # the embedded tokenizer's Chinese corpus
+        zh = builtin_prose("zh").split("\n\n") + f.read().splitlines()
+    text = [topics[k] for k in sorted(topics)[:120]] + zh * 5
     tok.train_from_iterator(text, trainers.BpeTrainer(vocab_size=3000, special_tokens=["<unk>", "<s>", "</s>"],
                                                       show_progress=False))
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>",

@@ -100,3 +100,37 @@ def test_eval_cli_scores_a_record_file(tmp_path, tiny_tokenizer):
     replies.write_text("".join(json.dumps({"reply": r["messages"][-1]["content"]}) + "\n" for r in rows))
     result = lc_eval.main(["--data", str(data), "--responses", str(replies)])
     assert result["ALL"]["correct"] == 1.0 and result["longctx/passkey"]["n"] == 2
+
+
+def test_eval_cli_defaults_to_the_standard_numeric_passkey(monkeypatch, tmp_path):
+    """Without flags the grid holds 5-digit pass keys, each stated once in one of the varied needles; the demo's
+    variant (a one-token word, stated twice in the classic needle) must be asked for."""
+    import re
+
+    from suites.longctx import templates as T
+
+    graded: list[dict] = []
+
+    def fake_score_grid(model, tokenizer, records, *args, **kwargs):
+        graded.extend(records)
+        return [{"length": 200, "depth": 0.5, "n": len(records), "accuracy": 0.0}]
+
+    monkeypatch.setattr(lc_eval, "score_grid", fake_score_grid)
+    lc_eval.main(["--lengths", "200", "--depths", "0.5", "--n-per-cell", "8", "--out", str(tmp_path / "a")])
+    assert len(graded) == 8
+    for r in graded:
+        (value,) = r["meta"]["answers"]
+        prompt = r["messages"][-2]["content"]
+        assert re.fullmatch(r"\d{5}", value) and prompt.count(value) == 1 and r["meta"]["match"] == "first"
+        assert any(needle.format(value=value) in prompt for needle in T.PASSKEY["en"]["needle"])
+    assert len({r["messages"][-2]["content"].split("\n\n")[0] for r in graded}) > 1  # varied instructions
+    saved = json.loads((tmp_path / "a" / "niah.json").read_text())
+    assert (saved["passkey_kind"], saved["phrasing"]) == ("digits", "varied")
+
+    graded.clear()
+    lc_eval.main(["--lengths", "200", "--depths", "0.5", "--n-per-cell", "4", "--passkey-kind", "word",
+                  "--phrasing", "classic", "--out", str(tmp_path / "b")])
+    for r in graded:
+        (value,) = r["meta"]["answers"]
+        assert r["meta"]["match"] == "exact" and value.isalpha()
+        assert T.PASSKEY_CLASSIC["en"]["needle"][0].format(value=value) in r["messages"][-2]["content"]

@@ -11,7 +11,8 @@ from core.generation import prompt_ids
 from core.records import read_records, validate_record
 from core.synth import GenerationReport, Rejected, sample_rng
 from suites.longctx import generate as gen
-from suites.longctx.tasks import SYNTHETIC_TASKS, SampleFactory, TaskOptions, read_qa
+from suites.longctx.qa import read_qa
+from suites.longctx.tasks import SYNTHETIC_TASKS, SampleFactory, TaskOptions
 
 
 def context_of(record: dict) -> str:
@@ -221,3 +222,163 @@ def test_too_short_lengths_are_rejected_not_truncated(tiny_tokenizer):
     factory = SampleFactory(tiny_tokenizer, "noise")
     with pytest.raises(Rejected, match="length_below_prompt"):
         factory.build(sample_rng(0, 0), "niah_multiquery", 40, "en")
+
+
+# --- inserts land between sentences, also in hard-wrapped text ---------------------------------------------------
+
+
+def insert_patterns(lang: str, meta: dict) -> re.Pattern:
+    """Every insert a record can hold (needles, assignments, mentions, headings), built from the templates with
+    the placeholders as patterns; longer templates first, so a template's suffix never matches alone."""
+    from suites.longctx import templates as T
+
+    key = f"(?:{'|'.join(T.ADJECTIVES[lang])}){'-' if lang == 'en' else ''}(?:{'|'.join(T.NOUNS[lang])})"
+    name = re.escape(meta.get("name", "")) or "(?!)"
+    fill = {"value": r"\d+", "key": key, "name": name, "source": "[A-Z]{5}"}
+    templates = (T.PASSKEY[lang]["needle"] + T.PASSKEY_CLASSIC[lang]["needle"] + T.NIAH[lang]["needle"]
+                 + T.COUNTING[lang]["mention"])
+    patterns = [re.sub(r"\\\{(\w+)\\\}", lambda m: fill[m.group(1)], re.escape(t)) for t in templates]
+    patterns += [r"VAR [A-Z]{5} = (?:VAR [A-Z]{5}|\d+)[.。]", HEADING[lang].replace(r"(\d+)", r"\d+").join(["(?:^|\n\n)", ""])]
+    patterns = [p.replace(r"VAR\ ", "VAR ") for p in sorted(patterns, key=len, reverse=True)]
+    return re.compile("|".join(f"(?:{p})" for p in patterns))
+
+
+SENTENCE_END = re.compile(r"[.!?。！？][\"'”’」』)\]）]*$")
+
+
+def split_sentences(record: dict) -> list[str]:
+    """The inserts (runs of adjacent ones) that do not sit between two sentences of the haystack, or at a
+    paragraph break."""
+    context, lang = context_of(record), record["meta"]["lang"]
+    found = list(insert_patterns(lang, record["meta"]).finditer(context))
+    assert len(found) == len(record["meta"]["depths"]), (len(found), record["meta"]["depths"])  # every insert
+    runs: list[list[int]] = []  # inserts that follow each other directly form one run
+    for m in found:
+        if runs and context[runs[-1][1]:m.start()] in ("", " " if lang == "en" else ""):
+            runs[-1][1] = m.end()
+        else:
+            runs.append([m.start(), m.end()])
+    bad = []
+    for start, end in runs:
+        before, after = context[:start], context[end:]
+        if lang == "en" and before.endswith(" "):
+            before = before[:-1]  # an English insert brings its own leading space
+        between = (not before or not after or SENTENCE_END.search(before) or re.search(HEADING[lang] + "$", before)
+                   or re.match(r"\r?\n[^\S\n]*\n", after))  # context ends, sentence ends, paragraph break
+        glued = lang == "en" and after and not after[0].isspace()  # the next sentence must not stick to it
+        if not between or glued:
+            bad.append(context[max(0, start - 60): end + 80])
+    return bad
+
+
+@pytest.fixture(scope="module")
+def wrapped_zh(tmp_path_factory):
+    """The built-in Chinese prose hard-wrapped every 23 characters, the way PDF text arrives."""
+    import textwrap
+
+    from suites.longctx.haystack import builtin_prose
+
+    path = tmp_path_factory.mktemp("wrapped") / "book.txt"
+    paragraphs = [p for p in builtin_prose("zh").split("\n\n") if p]
+    path.write_text("\n\n".join("\n".join(textwrap.wrap(p, 23)) for p in paragraphs), encoding="utf-8")
+    return str(path)
+
+
+@pytest.mark.parametrize("which", ["tiny", "second"])
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_no_insert_splits_a_sentence_of_hard_wrapped_text(tiny_tokenizer, second_tokenizer, wrapped_zh, which, lang):
+    tokenizer = tiny_tokenizer if which == "tiny" else second_tokenizer
+    # English: the built-in prose (Python's docs, wrapped at ~80 columns); Chinese: the prose wrapped mid-sentence
+    factory = SampleFactory(tokenizer, "prose" if lang == "en" else [wrapped_zh])
+    if lang == "en":
+        assert sum(bool(line) and not SENTENCE_END.search(line) for line in factory.haystack("en").text.split("\n")) > 5000
+    records = gen.generate(factory, 120, seed=5, lang=lang, tasks=list(SYNTHETIC_TASKS), lengths=[500, 1500])
+    bad = [snippet for r in records for snippet in split_sentences(r)]
+    assert bad == []
+    assert sum(len(r["meta"]["depths"]) for r in records) > 400
+    # the audit's measure: 60 passkey and single-needle samples of 2,000 tokens (38 of 60 split before)
+    sixty = gen.generate(factory, 60, seed=0, lang=lang, tasks=["passkey", "niah_single"], lengths=[2000])
+    assert [s for r in sixty for s in split_sentences(r)] == []
+
+
+# --- doc_qa: documents longer than the length, answers in the filler -------------------------------------------
+
+
+def write_qa(path, rows: list[tuple[str, str, str]]) -> str:
+    path.write_text("".join(json.dumps({"document": d, "question": q, "answer": a}) + "\n" for d, q, a in rows),
+                    encoding="utf-8")
+    return str(path)
+
+
+LONG_DOCUMENT = " ".join(f"Entry {i} of the harbour ledger lists a crate of pears." for i in range(80))
+SHORT_ROW = ("The lighthouse keeper of Vell Island is Ansa Morrow. She paints boats.", "Who keeps the lighthouse?",
+             "Ansa Morrow")
+
+
+def test_a_document_longer_than_the_length_is_skipped_counted_and_named(tmp_path, tiny_tokenizer):
+    qa = write_qa(tmp_path / "qa.jsonl", [(LONG_DOCUMENT, "What does entry 7 list?", "a crate of pears"), SHORT_ROW])
+    report = gen.main(["--n", "6", "--lengths", "600,4000", "--tasks", "doc_qa", "--qa-data", qa,
+                       "--out", str(tmp_path / "out.jsonl")])
+    document_tokens = len(tiny_tokenizer("\n\nDocument: " + LONG_DOCUMENT + "\n\n", add_special_tokens=False)["input_ids"])
+    assert 600 < document_tokens < 4000
+    assert report["doc_qa_skipped"] == {"document_longer_than_length": 1}
+    (line,) = report["doc_qa_skipped_documents"]
+    assert line.startswith(f"{qa}:1 (en, 600): the document has {document_tokens:,} tokens")
+    assert "more than a 600-token sample holds" in line
+    records = read_records(tmp_path / "out.jsonl")
+    by_length = {length: {r["meta"]["source"] for r in records if r["meta"]["length"] == length}
+                 for length in (600, 4000)}
+    assert by_length[600] == {f"{qa}:2"} and f"{qa}:1" in by_length[4000]
+
+
+def test_no_document_that_fits_is_a_clear_error_not_a_traceback(tmp_path, tiny_tokenizer):
+    qa = write_qa(tmp_path / "qa.jsonl", [(LONG_DOCUMENT, "What does entry 7 list?", "a crate of pears")])
+    document_tokens = len(tiny_tokenizer("\n\nDocument: " + LONG_DOCUMENT + "\n\n", add_special_tokens=False)["input_ids"])
+    with pytest.raises(SystemExit) as e:
+        gen.main(["--n", "2", "--lengths", "1024", "--tasks", "doc_qa", "--qa-data", qa, "--out", str(tmp_path / "o")])
+    message = str(e.value.code)
+    assert message.startswith("error: doc_qa: no QA document can make a 1,024-token en sample: ")
+    assert f"{qa}:1: the document has {document_tokens:,} tokens" in message
+    assert not (tmp_path / "o").exists()
+    with pytest.raises(SystemExit, match=r"^error: .*bad.jsonl:2: answer: missing$"):  # bad rows: the same, no traceback
+        (tmp_path / "bad.jsonl").write_text(json.dumps(dict(zip(("document", "question", "answer"), SHORT_ROW)))
+                                            + "\n" + json.dumps({"document": "d", "question": "q"}) + "\n")
+        gen.main(["--n", "2", "--tasks", "doc_qa", "--qa-data", str(tmp_path / "bad.jsonl"), "--out", str(tmp_path / "o")])
+
+
+def test_an_answer_that_also_occurs_in_the_filler_is_rejected_and_counted(tmp_path, tiny_tokenizer):
+    sentences = [f"Boat {i} left the harbour at dawn." for i in range(400)]
+    for i in range(0, 400, 37):  # the answer, in other cases too, now and then in the filler
+        sentences[i] = ("Ansa Morrow waved from the pier.", "ANSA MORROW sang.", "They met ansa morrow there.")[i % 3]
+    (tmp_path / "filler.txt").write_text(" ".join(sentences), encoding="utf-8")
+    qa = write_qa(tmp_path / "qa.jsonl", [SHORT_ROW])
+    factory = SampleFactory(tiny_tokenizer, [str(tmp_path / "filler.txt")], options=TaskOptions(qa_rows=read_qa(qa)))
+    report = GenerationReport()
+    records = gen.generate(factory, 40, seed=0, lang="en", tasks=["doc_qa"], lengths=[400], report=report)
+    assert report.rejected["answer_in_filler"] > 0 and len(records) == 40
+    for r in records:
+        user = r["messages"][-2]["content"]
+        assert len(re.findall("ansa morrow", user, flags=re.IGNORECASE)) == 1  # the document's own, nowhere else
+        assert "Boat" in user and r["messages"][-1]["content"] == "Ansa Morrow"
+
+
+def test_an_answer_all_through_the_filler_leaves_the_document_out(tmp_path, tiny_tokenizer):
+    (tmp_path / "filler.txt").write_text(" ".join(f"Ansa Morrow rowed boat {i}." for i in range(300)))
+    qa = write_qa(tmp_path / "qa.jsonl", [SHORT_ROW, ("Gulls nest on Vell Island in May.", "When do gulls nest?", "in May")])
+    report = gen.main(["--n", "4", "--lengths", "500", "--tasks", "doc_qa", "--qa-data", qa, "--haystack",
+                       str(tmp_path / "filler.txt"), "--out", str(tmp_path / "out.jsonl")])
+    assert report["doc_qa_skipped"] == {"answer_throughout_filler": 1}
+    assert report["doc_qa_skipped_documents"][0].startswith(f"{qa}:1 (en, 500): the answer 'Ansa Morrow' recurs")
+    assert {r["meta"]["source"] for r in read_records(tmp_path / "out.jsonl")} == {f"{qa}:2"}
+
+
+@pytest.mark.parametrize("text, phrase, count", [
+    ("No, not now; no.", "no", 2),  # whole words, any case: not the "no" of "not" or "now"
+    ("19120 and 1912.", "1912", 1),
+    ("Ansa Morrow's boat; ANSA MORROW", "Ansa Morrow", 2),
+    ("欧阳墨川和墨川", "墨川", 2),  # no word boundaries in Chinese
+])
+def test_answer_mentions_are_counted_as_a_reader_finds_them(text, phrase, count):
+    from suites.longctx.qa import count_mentions
+
+    assert count_mentions(text, phrase) == count

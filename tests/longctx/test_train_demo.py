@@ -67,6 +67,9 @@ def test_demo_in_miniature(tmp_path, capsys):
         assert cfg["data"]["mask"] == "prompt" and cfg["data"]["shuffle"] is False
         assert cfg["optim"]["weight_decay"] == 0.05 and cfg["engine"]["sp_size"] == 1
     assert yaml.safe_load((out / "stage2" / "config.yaml").read_text())["model"]["path"] == str(out / "stage1" / "final")
+    # the demo keeps its own passkey variant (one-token words in the classic prompt), whatever eval defaults to
+    for name in ("stage1", "stage2", "eval"):
+        assert {r["meta"]["match"] for r in read_records(out / "data" / f"{name}.jsonl")} == {"exact"}
     stage1 = read_records(out / "data" / "stage1.jsonl")
     assert stage1[0]["meta"]["length"] == 96 and max(r["meta"]["length"] for r in stage1) <= 128
     assert {r["meta"]["length"] for r in read_records(out / "data" / "stage2.jsonl")} == {192}
