@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from suites.agent import database as db
 from suites.agent.arguments import sample_arguments, validation_errors
 from suites.agent.builtin_hooks import WEEKDAYS_ZH, random_date
-from suites.agent.schema import Tool, execute
+from suites.agent.schema import Tool, ToolRaised, execute
 from suites.agent.values import fmt
 
 Step = Callable[[str, dict], dict]
@@ -133,7 +133,10 @@ def discover_links(tools: list[Tool], probes: int = 12, seed: int = 0) -> list[G
                 break
             if validation_errors(first, args):
                 continue
-            result = execute(first, args)
+            try:
+                result = execute(first, args)
+            except ToolRaised:
+                continue
             if not result.ok or not isinstance(result.value, dict):
                 continue
             for second in tools:

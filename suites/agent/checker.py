@@ -22,7 +22,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from suites.agent.arguments import undeclared_arguments, validation_errors
-from suites.agent.schema import Tool, execute
+from suites.agent.schema import Tool, ToolRaised, execute
 
 FAILURE_KINDS = ("parse_error", "unexpected_call", "no_call", "wrong_call_count", "wrong_name", "missing_required",
                  "unknown_parameter", "wrong_type", "wrong_value")
@@ -173,7 +173,7 @@ def exec_match(predicted: list[dict], expected: list[dict], tools: dict[str, Too
         return False
     try:
         got = Counter((p["name"], execute(tools[p["name"]], p["arguments"]).content) for p in predicted)
-    except (TypeError, ValueError, ArithmeticError):  # the model's arguments broke the tool: no match, no crash
+    except (TypeError, ValueError, ArithmeticError, ToolRaised):  # the model's arguments broke the tool: no match
         return False
     want = Counter((e["name"], execute(tools[e["name"]], e["arguments"]).content) for e in expected)
     return got == want

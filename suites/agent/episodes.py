@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from core.synth import Rejected
-from suites.agent.arguments import sample_arguments
+from suites.agent.arguments import sample_arguments, validation_errors
 from suites.agent.builtin_hooks import ERROR_CASES, ErrorCase
 from suites.agent.chains import ChainRecipe, chain_display_slots
 from suites.agent.phrasing import answer_facts
 from suites.agent.schema import Tool
-from suites.agent.session import Session
+from suites.agent.session import Session, succeeds
 from suites.agent.values import fmt, scalar_leaves
 
 
@@ -168,12 +168,9 @@ def clarify_episode(s: Session, tool: Tool) -> Outcome:
 
 
 def _user_error_case(s: Session, tool: Tool) -> ErrorCase:
-    from suites.agent.arguments import validation_errors
-    from suites.agent.schema import execute
-
     for _ in range(16):
         args = sample_arguments(tool, s.rng)
-        if not validation_errors(tool, args) and not execute(tool, args).ok:
+        if not validation_errors(tool, args) and not succeeds(tool, args, default=True):
             return ErrorCase(tool.name, args, None, "generic")
     raise Rejected("no_failing_arguments")
 

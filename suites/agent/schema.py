@@ -31,6 +31,15 @@ class ToolSpecError(ValueError):
     """A tool declaration is unusable; the message names the file and the field."""
 
 
+class ToolRaised(RuntimeError):
+    """A user tool raised something other than ToolError, ValueError or TypeError (a KeyError from a table
+    lookup, say): a bug in the tool on these arguments. Callers count it and go on."""
+
+    def __init__(self, tool: str, error: BaseException):
+        super().__init__(f"{tool} raised {type(error).__name__}: {error}")
+        self.tool, self.kind = tool, type(error).__name__
+
+
 @dataclass(frozen=True)
 class Tool:
     name: str
@@ -127,8 +136,8 @@ def result_content(value: Any) -> str:
 
 
 def execute(tool: Tool, arguments: dict) -> Execution:
-    """Run the tool. ToolError (and ValueError from user code) becomes a failed Execution; anything else
-    is a bug in the tool and propagates."""
+    """Run the tool. ToolError (and ValueError or TypeError from user code) becomes a failed Execution; any
+    other exception of a user tool becomes ToolRaised; a built-in tool's is a bug here and propagates."""
     try:
         value = tool.function(**arguments)
     except ToolError as e:
@@ -137,6 +146,10 @@ def execute(tool: Tool, arguments: dict) -> Execution:
         if tool.source == "builtin":
             raise
         return Execution(False, error=f"{type(e).__name__}: {e}")
+    except Exception as e:
+        if tool.source == "builtin":
+            raise
+        raise ToolRaised(tool.name, e) from e
     try:
         json.dumps(value)
     except TypeError as e:

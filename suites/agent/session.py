@@ -4,6 +4,7 @@ each assistant turn is expected to do, recorded in `meta` for verification and e
 from __future__ import annotations
 
 import random
+from collections import Counter
 from dataclasses import dataclass, field
 
 from core.synth import Rejected
@@ -11,7 +12,7 @@ from suites.agent.arguments import UnsupportedSchema, sample_arguments, validati
 from suites.agent.builtin_hooks import ERROR_CASES
 from suites.agent.chains import BUILTIN_CHAINS, ChainRecipe, GenericLink, discover_links
 from suites.agent.phrasing import Phrasing, answer_facts
-from suites.agent.schema import Execution, Tool, ToolSpecError, execute, load_tools
+from suites.agent.schema import Execution, Tool, ToolRaised, ToolSpecError, execute, load_tools
 
 
 @dataclass
@@ -21,6 +22,7 @@ class Toolset:
     chains: list[ChainRecipe] = field(default_factory=list)
     links: list[GenericLink] = field(default_factory=list)
     failable: list[str] = field(default_factory=list)  # tools that can be driven into a ToolError
+    raised: Counter = field(default_factory=Counter)  # "tool: ExceptionType" -> calls rejected as execution_raised
 
     @property
     def by_name(self) -> dict[str, Tool]:
@@ -62,10 +64,19 @@ def probe_failable(tools: list[Tool], probes: int = 24, seed: int = 0) -> list[s
                 args = sample_arguments(tool, rng)
             except ValueError:
                 break
-            if not validation_errors(tool, args) and not execute(tool, args).ok:
+            if not validation_errors(tool, args) and not succeeds(tool, args, default=True):
                 out.append(tool.name)
                 break
     return out
+
+
+def succeeds(tool: Tool, args: dict, default: bool) -> bool:
+    """Whether the call returns a result; `default` when the tool raises (a bug that is neither success nor a
+    ToolError the model could explain)."""
+    try:
+        return execute(tool, args).ok
+    except ToolRaised:
+        return default
 
 
 class Session:
@@ -96,7 +107,11 @@ class Session:
         for tool, args in picks:
             if validation_errors(tool, args):
                 raise Rejected("schema_invalid")
-        executions = [execute(tool, args) for tool, args in picks]
+        try:
+            executions = [execute(tool, args) for tool, args in picks]
+        except ToolRaised as e:
+            self.toolset.raised[f"{e.tool}: {e.kind}"] += 1
+            raise Rejected("execution_raised") from None
         if expect_ok and not all(e.ok for e in executions):
             raise Rejected("execution_failed")
         calls = [{"name": tool.name, "arguments": args} for tool, args in picks]

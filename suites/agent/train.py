@@ -1,5 +1,6 @@
 """python -m suites.agent.train [--model tiny|PATH] [--out DIR] [--n-train N] [--n-eval N] [--lang en|zh|mix]
                                [--tools MODULE_OR_JSON] [--shares single=0.2,...] [--dotted.trainer.option V ...]
+                               [--teacher template|hf:PATH|openai:URL#model [--teacher-no-call] ...]
 
 Generates verified function-calling samples, trains with the core trainer, and scores the model before and
 after training on held-out eval records (another seed; each cut at one target turn) per task_type.
@@ -20,12 +21,15 @@ import sys
 
 from core.config import TrainConfig
 from core.pipeline import run_suite
+from core.synth import GenerationReport
+from core.teacher import TeacherError, teacher_from_args
 from suites.agent.eval import score_reply
 from suites.agent.formats import FALLBACK_TOKENS, supports_system, supports_tools, to_fallback
 from suites.agent.generate import generate as generate_records
 from suites.agent.generate import parse_shares
 from suites.agent.scenarios import DEFAULT_SHARES
 from suites.agent.schema import ToolSpecError
+from suites.agent.teacher_answers import add_agent_teacher_args, format_summary, teacher_config_from_args
 
 
 def default_config() -> TrainConfig:
@@ -48,6 +52,7 @@ def main(argv: list[str] | None = None) -> dict:
     group = parser.add_argument_group("agent data (see python -m suites.agent.generate --help)")
     group.add_argument("--tools", default=None, help="a module or JSON file of tools (default: the built-in toolbox)")
     group.add_argument("--shares", default=",".join(f"{k}={v}" for k, v in DEFAULT_SHARES.items()))
+    add_agent_teacher_args(parser)
     args, rest = parser.parse_known_args(argv)
     if any(a in ("-h", "--help") for a in rest):
         parser.print_help()
@@ -59,10 +64,12 @@ def main(argv: list[str] | None = None) -> dict:
     known = peek.parse_known_args(rest)[0]
     try:
         shares = parse_shares(args.shares)
+        teacher_config = teacher_config_from_args(args)
         if args.tools:  # fail before any model is loaded when the tools are unusable
             from suites.agent.session import Toolset
 
             Toolset.load(args.tools)
+        teacher = teacher_from_args(args)
     except (ValueError, ToolSpecError) as e:
         raise SystemExit(f"error: {e}") from None
 
@@ -80,11 +87,19 @@ def main(argv: list[str] | None = None) -> dict:
             add_special_tokens(model, tokenizer, list(FALLBACK_TOKENS))
 
     def generate(n: int, seed: int, lang: str, split: str) -> list[dict]:
-        records = generate_records(n, seed, lang, tools=args.tools, shares=shares, eval_records=split == "eval")
+        report = GenerationReport()
+        records = generate_records(n, seed, lang, tools=args.tools, shares=shares, eval_records=split == "eval",
+                                   report=report, teacher=teacher, teacher_config=teacher_config)
+        if teacher is not None:
+            print(f"[agent] {split} data, {format_summary(report.extra['teacher'])}")
         return [to_fallback(r, system_role) for r in records] if fallback else records
 
-    return run_suite(rest, "python -m suites.agent.train", __doc__.split("\n\n")[1], generate, score_reply,
-                     default_config(), prepare=prepare, default_n_train=1500, default_n_eval=100, eval_max_new_tokens=128)
+    try:
+        return run_suite(rest, "python -m suites.agent.train", __doc__.split("\n\n")[1], generate, score_reply,
+                         default_config(), prepare=prepare, default_n_train=1500, default_n_eval=100,
+                         eval_max_new_tokens=128)
+    except TeacherError as e:
+        raise SystemExit(f"error: --teacher {args.teacher}: {e}") from None
 
 
 if __name__ == "__main__":

@@ -84,3 +84,15 @@ def test_execution_match():
                                                                                      mode="upper")], TOOLS) is False
     assert exec_match([PRODUCT, CONVERT], [CONVERT, PRODUCT], TOOLS) is True
     assert exec_match([call("no_such_tool")], [call("no_such_tool")], TOOLS) is None
+
+
+def test_execution_match_with_a_user_tool_that_raises_is_no_match_not_a_crash():
+    import os
+
+    from suites.agent.schema import load_tools
+    from tests.agent.conftest import FIXTURES
+
+    tools = {t.name: t for t in load_tools(os.path.join(FIXTURES, "raising_tools.py"))}
+    expected = [call("get_price", item="fig")]
+    assert exec_match([call("get_price", item="plum")], expected, tools) is False  # KeyError: 'plum'
+    assert exec_match([call("get_price", item="fig")], expected, tools) is True

@@ -188,3 +188,29 @@ def test_cli_rejects_bad_tools_and_shares(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["--n", "5", "--out", str(tmp_path / "x.jsonl"), "--shares", "single=1,nope=2"])
     assert "--shares: unknown scenario 'nope'" in capsys.readouterr().err
+
+
+def test_a_user_tool_raising_keyerror_is_a_counted_rejection_not_a_crash(tmp_path, capsys):
+    from suites.agent.schema import ToolRaised
+    from suites.agent.session import Toolset
+
+    path = os.path.join(FIXTURES, "raising_tools.py")
+    tools = {t.name: t for t in load_tools(path)}
+    with pytest.raises(ToolRaised, match="get_price raised KeyError: 'plum'") as caught:
+        execute(tools["get_price"], {"item": "plum"})
+    assert (caught.value.tool, caught.value.kind) == ("get_price", "KeyError")
+    toolset = Toolset.load(path)  # probing the tools survives the KeyError too
+    assert toolset.failable == ["stock_level"] and [(link.first, link.key) for link in toolset.links] == [
+        ("get_price", "item"), ("stock_level", "item")]
+    report = GenerationReport()
+    records = generate(150, 0, "en", tools=path, report=report)
+    assert len(records) == 150 and {r["task_type"] for r in records} == {f"agent/{s}" for s in SCENARIOS}
+    raised = report.rejected["execution_raised"]
+    assert raised > 10 and report.extra["tool_exceptions"] == {"get_price: KeyError": raised}
+    calls = [call for r in records for _, call, _ in recorded_calls(r)]
+    assert all(c["arguments"]["item"] != "plum" for c in calls if c["name"] == "get_price")
+    assert sum(c["name"] == "get_price" for c in calls) > 50
+    main(["--n", "40", "--tools", path, "--out", str(tmp_path / "raising.jsonl")])
+    err = capsys.readouterr().err
+    assert "execution_raised" in err and "tools that raised (calls rejected as execution_raised): {'get_price: KeyError'" in err
+    assert len(read_records(tmp_path / "raising.jsonl")) == 40
