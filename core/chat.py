@@ -9,7 +9,10 @@ and a message's own ``"train": true|false`` overrides the mode for that message.
 Assistant spans come from the template's ``{% generation %}`` markers when it has them, and otherwise
 from rendering prefixes: the assistant span of message i is what ``messages[:i+1]`` adds to
 ``messages[:i]`` rendered with the generation prompt, without trailing whitespace. No token patterns
-are guessed. The end-of-turn token of every trained assistant message must be trained.
+are guessed. A flagged non-assistant message (and, in "prompt" mode, a message flagged false) covers what
+``messages[:i+1]`` adds to ``messages[:i]``; for messages[0], only its own text, not what the template
+emits before it (a tools block, a default system prompt). The end-of-turn token of every trained assistant
+message must be trained.
 """
 
 from __future__ import annotations
@@ -71,7 +74,35 @@ class _Renderer:
         return len(prefix)
 
     def message_span(self, i: int) -> tuple[int, int]:
-        return self.end(i), self.end(i + 1)
+        return (self.end(i) if i else self.first_message_start()), self.end(i + 1)
+
+    def first_message_start(self) -> int:
+        """Where messages[0]'s own text starts: after what the template emits before it (a tools block, a
+        default system prompt, a BOS). transformers refuses to render an empty conversation, so this
+        renders messages[0] repeated (after an assistant turn, for templates that insist on alternating
+        roles): the repeat's text R is what messages[0] renders to, and the single rendering must end in R."""
+        first = self.messages[0]
+        one = self.end(1)
+        for probe in ([first, first], [first, {"role": "assistant", "content": "ok"}, first]):
+            try:
+                whole = self._render(probe)
+                before = self._render(probe[:-1])
+            except Exception:  # the template rejects the probe (e.g. a role order it forbids)
+                continue
+            own = whole[len(before):] if whole.startswith(before) else None
+            if own and before.startswith(self.full[:one]) and self.full[:one].endswith(own):
+                return one - len(own)
+        if first["role"] == "system":
+            # The template merges the system message with what surrounds it (e.g. its content inside the
+            # tools block), so the whole block is its text.
+            return 0
+        raise RenderError(
+            f"{self.sample_id}: cannot tell where messages[0] starts in the rendering (the template renders it "
+            "differently when repeated); add {% generation %} markers or do not flag messages[0]"
+        )
+
+    def _render(self, messages: list[dict]) -> str:
+        return self.tokenizer.apply_chat_template(messages, tools=self.tools, tokenize=False)
 
     def assistant_span(self, i: int) -> tuple[int, int]:
         start, stop = self.end(i, generation_prompt=True), self.end(i + 1)

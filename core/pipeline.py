@@ -104,8 +104,10 @@ def resolve_config(argv: list[str] | None, prog: str, description: str, defaults
 
 def run_suite(argv: list[str] | None, prog: str, description: str, generate: Callable[[int, int, str, str], list[dict]],
               scorer: Scorer, defaults: config_lib.TrainConfig, prepare: Callable | None = None,
-              default_n_train: int = 2000, default_n_eval: int = 100, eval_max_new_tokens: int = 128) -> dict:
-    """Run the suite pipeline; `generate(n, seed, lang, split)` returns records. Returns {"before", "after", "fit"}."""
+              default_n_train: int = 2000, default_n_eval: int = 100, eval_max_new_tokens: int = 128,
+              data_options: dict | None = None) -> dict:
+    """Run the suite pipeline; `generate(n, seed, lang, split)` returns records. Returns {"before", "after", "fit"}.
+    `data_options` are the suite's own data flags: data generated under other flags is never reused."""
     from core.modeling import load_model, load_tokenizer
     from core.trainer import fit
 
@@ -128,7 +130,8 @@ def run_suite(argv: list[str] | None, prog: str, description: str, generate: Cal
     lang, seed = suite_args.lang, cfg.seed
     splits = (("train", train_path, suite_args.n_train, seed), ("eval", eval_path, suite_args.n_eval, seed + EVAL_SEED_OFFSET))
     for split, path, n, s in splits:
-        params = {"n": n, "seed": s, "lang": lang, "split": split, "prog": prog}
+        params = {"n": n, "seed": s, "lang": lang, "split": split, "prog": prog,
+                  "data": json.loads(json.dumps(data_options or {}, sort_keys=True, default=str))}
         wrote = write_records_once(path, params, lambda n=n, s=s, split=split: generate(n, s, lang, split))
         if is_main:
             print(f"[data] {path}: {n} samples {'generated' if wrote else 'reused (same parameters)'}")

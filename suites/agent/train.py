@@ -10,8 +10,8 @@ fallback format and its special tokens (<|tools|>, <|call|>, <|result|>) are add
 The defaults suit the embedded tiny model (787K parameters, random init) on 2 CPU cores: a few minutes, in
 which it learns the call format, not yet which function and arguments a request needs (see docs/agent.md).
 That model starts from nothing, so it is trained on every token (``data.mask=prompt``; with assistant turns
-only it does not even learn the format in that time); for a real checkpoint pass ``--data.mask all`` and a
-smaller ``--optim.lr`` (1e-5 full, 1e-4 LoRA).
+only it does not even learn the format in that time). With a checkpoint (``--model PATH``) the defaults become
+answers only (``data.mask=all``) and lr 1e-5 (1e-4 with LoRA); options given still win.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> dict:
     try:
         return run_suite(rest, "python -m suites.agent.train", __doc__.split("\n\n")[1], generate, score_reply,
                          default_config(), prepare=prepare, default_n_train=1500, default_n_eval=100,
-                         eval_max_new_tokens=128)
+                         eval_max_new_tokens=128, data_options={**vars(args), "fallback": fallback})
     except TeacherError as e:
         raise SystemExit(f"error: --teacher {args.teacher}: {e}") from None
 

@@ -120,6 +120,10 @@ def test_run_suite_generates_trains_scores_before_and_after(tmp_path, capsys):
     # A re-run with the same parameters reuses the data files.
     run_suite(argv + ["--skip-eval-before"], "toy", "toy suite", toy_generate, exact_scorer, defaults)
     assert "reused (same parameters)" in capsys.readouterr().out
+    # Other suite data flags (a teacher, other tools) make other data: it is generated again.
+    run_suite(argv + ["--skip-eval-before"], "toy", "toy suite", toy_generate, exact_scorer, defaults,
+              data_options={"teacher": "openai:http://127.0.0.1:1/v1#m"})
+    assert "reused (same parameters)" not in capsys.readouterr().out
 
 
 
