@@ -1,8 +1,10 @@
 """Tokens/s of sft-suites' trainer (packed rows, varlen attention, chunked loss, DeepSpeed) against
 transformers.Trainer with its padding collator, side by side: same tiny model, same mixed-length data,
-same samples per step, same number of steps, on this machine's CPU.
+same samples per step, same number of steps, on this machine's CPU. Each side's training loop is timed
+(model loading and tokenisation excluded on both sides); the runs alternate (HF first, then ours, repeated)
+and the median of each side is reported, so neither gains from running first on a warm machine.
 
-    python bench/bench_trainer.py [--samples 1024] [--batch 16] [--max-len 1024] [--out bench/out]
+    python bench/bench_trainer.py [--samples 1024] [--batch 16] [--max-len 1024] [--repeats 3] [--out bench/out]
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import statistics
 import tempfile
 import time
 from pydoc_data.topics import topics
@@ -74,6 +77,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=1024)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--max-len", type=int, default=1024)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     out = args.out or tempfile.mkdtemp(prefix="bench-trainer-")
@@ -87,10 +91,15 @@ def main() -> None:
     tok = load_tokenizer("tiny")
     tokens = sum(min(len(render_record(r, tok)), args.max_len) for r in records)
     torch.set_num_threads(os.cpu_count() or 1)
-    ours, steps = run_ours(data, os.path.join(out, "ours"), args)
-    hf = run_hf(records, os.path.join(out, "hf"), args)
+    hf_times, our_times = [], []
+    for k in range(args.repeats):
+        hf_times.append(run_hf(records, os.path.join(out, f"hf{k}"), args))
+        seconds, steps = run_ours(data, os.path.join(out, f"ours{k}"), args)
+        our_times.append(seconds)
+        print(f"repeat {k + 1}: transformers.Trainer {hf_times[-1]:.1f} s, sft-suites {our_times[-1]:.1f} s", flush=True)
+    hf, ours = statistics.median(hf_times), statistics.median(our_times)
     print(f"{args.samples} samples ({tokens} tokens), {steps} steps of {args.batch} samples, max_len {args.max_len}, "
-          f"{torch.get_num_threads()} CPU threads")
+          f"{torch.get_num_threads()} CPU threads, median of {args.repeats} alternating runs")
     print(f"transformers.Trainer (padding collator): {hf:7.1f} s  {tokens / hf:8.0f} tokens/s")
     print(f"sft-suites core.train (packed, varlen) : {ours:7.1f} s  {tokens / ours:8.0f} tokens/s")
     print(f"speed-up: {hf / ours:.2f}x")
