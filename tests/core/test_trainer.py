@@ -309,20 +309,29 @@ def test_cli_trains_and_writes_the_resolved_config(tmp_path, data):
     assert "[done] 2 steps" in out.stdout
 
 
-def test_tokenisation_is_cached(tmp_path, data):
-    from core.data import load_source
+def test_tokenisation_is_cached(tmp_path, data, monkeypatch):
+    from core import data as data_lib
 
     cfg = TrainConfig()
     cfg.data.cache_dir = str(tmp_path / "cache")
     tok = load_tokenizer("tiny")
-    first = load_source(data, tok, cfg.data, progress=False)
+    first = data_lib.load_source(data, tok, cfg.data, progress=False)
     assert len(os.listdir(cfg.data.cache_dir)) == 1
-    second = load_source(data, tok, cfg.data, progress=False)
+    render = data_lib._render_batch
+
+    def must_not_render(*args, **kwargs):
+        raise AssertionError("rendered again instead of reading the cache")
+
+    monkeypatch.setattr(data_lib, "_render_batch", must_not_render)
+    second = data_lib.load_source(data, tok, cfg.data, progress=False)
     assert [s.input_ids for s in first.samples] == [s.input_ids for s in second.samples]
-    assert len(os.listdir(cfg.data.cache_dir)) == 1
-    cfg.data.mask = "last"  # a different rendering is a different cache entry
-    load_source(data, tok, cfg.data, progress=False)
-    assert len(os.listdir(cfg.data.cache_dir)) == 2
+    assert [s.labels for s in first.samples] == [s.labels for s in second.samples]
+    cfg.data.mask = "last"  # a different rendering is a different cache entry, rendered anew
+    with pytest.raises(AssertionError, match="rendered again"):
+        data_lib.load_source(data, tok, cfg.data, progress=False)
+    monkeypatch.setattr(data_lib, "_render_batch", render)
+    data_lib.load_source(data, tok, cfg.data, progress=False)
+    assert len([d for d in os.listdir(cfg.data.cache_dir) if ".tmp" not in d]) == 2
 
 
 def test_batch_plan_orders():
