@@ -47,7 +47,11 @@ def run_ours(data: str, out: str, args) -> tuple[float, int]:
     cfg.data.max_len = args.max_len
     cfg.data.cache_dir = os.path.join(out, "cache")
     cfg.optim.lr = 1e-3
+    import torch.distributed as dist
+
     result = fit(cfg)
+    dist.destroy_process_group()  # or the next transformers.Trainer would wrap its model in DDP
+    os.environ.pop("LOCAL_RANK", None)  # set for DeepSpeed; accelerate would read it as a distributed launch
     return result.train_seconds, cfg.max_steps
 
 

@@ -27,7 +27,15 @@ _GENERATION_TAG = re.compile(r"\{%-?\s*generation\s*-?%\}")
 
 
 class RenderError(ValueError):
-    pass
+    """A record the chat template cannot render into a trainable sample; the message names the sample.
+    `reason` is a short stable key for counting failures by kind."""
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason
+
+    def __reduce__(self):  # raised in dataset.map worker processes, so it must survive pickling
+        return type(self), (str(self), self.reason)
 
 
 @dataclass
@@ -69,7 +77,8 @@ class _Renderer:
             raise RenderError(
                 f"{self.sample_id}: the chat template is not prefix-stable at messages[{n}] "
                 "(rendering a prefix of the conversation is not a prefix of the full rendering); "
-                "add {% generation %} markers to the template"
+                "add {% generation %} markers to the template",
+                "not_prefix_stable",
             )
         return len(prefix)
 
@@ -98,7 +107,8 @@ class _Renderer:
             return 0
         raise RenderError(
             f"{self.sample_id}: cannot tell where messages[0] starts in the rendering (the template renders it "
-            "differently when repeated); add {% generation %} markers or do not flag messages[0]"
+            'differently when repeated), so its "train" flag cannot be applied',
+            "first_message_start",
         )
 
     def _render(self, messages: list[dict]) -> str:
@@ -125,7 +135,8 @@ def _assistant_token_runs(tokenizer, messages, tools, n_assistant: int, sample_i
     if len(runs) != n_assistant:
         raise RenderError(
             f"{sample_id}: the template's generation markers give {len(runs)} assistant spans "
-            f"for {n_assistant} assistant messages"
+            f"for {n_assistant} assistant messages",
+            "marker_mismatch",
         )
     return runs
 
@@ -185,11 +196,12 @@ def render_record(
     labels = [t if keep else IGNORE_INDEX for t, keep in zip(input_ids, trained)]
     sample = RenderedSample(input_ids=list(input_ids), labels=labels, task_type=task_type, sample_id=sample_id)
     if sample.num_trained == 0:
-        raise RenderError(f"{sample_id}: no token is trained under mask {mask!r}")
+        raise RenderError(f"{sample_id}: no token is trained under mask {mask!r}", "nothing_trained")
     eot = end_of_turn_token or tokenizer.eos_token
     eot_id = tokenizer.convert_tokens_to_ids(eot)
     for i in assistant:
         tokens = assistant_tokens[i]
         if any(trained[j] for j in tokens) and not any(trained[j] and input_ids[j] == eot_id for j in tokens):
-            raise RenderError(f"{sample_id}: messages[{i}] is trained but its end-of-turn token {eot!r} is not")
+            raise RenderError(f"{sample_id}: messages[{i}] is trained but its end-of-turn token {eot!r} is not",
+                              "untrained_end_of_turn")
     return sample

@@ -1,3 +1,6 @@
+import copy
+import pickle
+
 import pytest
 
 from core.chat import IGNORE_INDEX, RenderError, render_record
@@ -21,6 +24,22 @@ TOOL_SAMPLE = {
     "tools": TOOLS,
     "task_type": "agent/chain",
 }
+NO_SYSTEM = {**TOOL_SAMPLE, "messages": TOOL_SAMPLE["messages"][1:]}
+# TOOL_SAMPLE's rendering, piece by piece, written out from the tiny template.
+TOOLS_TEXT = (
+    "# Tools\n\nYou may call one or more functions. Their signatures are inside <tools></tools>:\n<tools>\n"
+    '{"type": "function", "function": {"name": "calc", "description": "Evaluate", "parameters": {"type": "object", '
+    '"properties": {"expr": {"type": "string"}}, "required": ["expr"]}}}\n</tools>\n\n'
+    "To call a function, write a JSON object with its name and arguments inside <tool_call></tool_call>:\n"
+    '<tool_call>\n{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call><|im_end|>\n'
+)
+TOOLS_BLOCK = "<|im_start|>system\n" + TOOLS_TEXT  # what the template emits before a first user message
+SYSTEM_BLOCK = "<|im_start|>system\nBe brief.\n\n" + TOOLS_TEXT  # the system message merged into it
+USER_1 = "<|im_start|>user\nWhat is 2+3?<|im_end|>\n"
+CALL_TURN = "<|im_start|>assistant\n" + CALL_TEXT + "\n"
+TOOL_TURN = "<|im_start|>tool\n5<|im_end|>\n"
+REST = ("<|im_start|>assistant\n2 + 3 = 5.<|im_end|>\n<|im_start|>user\nAnd doubled?<|im_end|>\n"
+        "<|im_start|>assistant\n10.<|im_end|>\n")
 MULTI_TURN = {
     "messages": [
         {"role": "user", "content": "hi"},
@@ -32,6 +51,11 @@ MULTI_TURN = {
     ],
     "task_type": "chat/multi_turn",
 }
+
+
+# Raises on two messages of one role in a row, as some templates do.
+ALTERNATING = ("{%- for m in messages %}{%- if not loop.first and m.role == loop.previtem.role %}"
+               "{{- raise_exception('roles must alternate') }}{%- endif %}{%- endfor %}")
 
 
 def trained_spans(sample, tokenizer):
@@ -61,6 +85,14 @@ EXPECTED = [
     (TOOL_SAMPLE, "last", {2: True}, [CALL_TEXT, "10.<|im_end|>"]),
     (TOOL_SAMPLE, "all", {1: True}, ["<|im_start|>user\nWhat is 2+3?<|im_end|>\n", CALL_TEXT,
                                      "2 + 3 = 5.<|im_end|>", "10.<|im_end|>"]),
+    (TOOL_SAMPLE, "prompt", {}, [SYSTEM_BLOCK + USER_1 + CALL_TURN + TOOL_TURN + REST]),
+    (TOOL_SAMPLE, "prompt", {3: False}, [SYSTEM_BLOCK + USER_1 + CALL_TURN, REST]),
+    (TOOL_SAMPLE, "prompt", {2: False}, [SYSTEM_BLOCK + USER_1, TOOL_TURN + REST]),
+    (TOOL_SAMPLE, "prompt", {0: False}, [USER_1 + CALL_TURN + TOOL_TURN + REST]),
+    # A first message's span is its own text, not the tools block the template puts before it.
+    (NO_SYSTEM, "all", {0: True}, [USER_1, CALL_TEXT, "2 + 3 = 5.<|im_end|>", "10.<|im_end|>"]),
+    (NO_SYSTEM, "prompt", {0: False}, [TOOLS_BLOCK, CALL_TURN + TOOL_TURN + REST]),
+    (NO_SYSTEM, "prompt", {}, [TOOLS_BLOCK + USER_1 + CALL_TURN + TOOL_TURN + REST]),
     (MULTI_TURN, "all", {}, ["Hello.<|im_end|>", "你好！<|im_end|>", "Goodbye!<|im_end|>"]),
     (MULTI_TURN, "last", {}, ["Goodbye!<|im_end|>"]),
     (MULTI_TURN, "all", {3: False}, ["Hello.<|im_end|>", "Goodbye!<|im_end|>"]),
@@ -107,8 +139,6 @@ def test_nothing_trained_is_an_error_naming_the_sample(tiny_tokenizer):
 
 def test_untrained_end_of_turn_is_an_error(tiny_tokenizer):
     # A template whose assistant turns end without the end-of-turn token.
-    import copy
-
     tok = copy.deepcopy(tiny_tokenizer)
     tok.chat_template = tok.chat_template.replace("{{- '<|im_end|>' }}\n{%- endgeneration %}", "{%- endgeneration %}{{- '<|im_end|>' }}")
     with pytest.raises(RenderError, match=r"x.jsonl:1: messages\[1\] is trained but its end-of-turn token '<\|im_end\|>' is not"):
@@ -118,3 +148,28 @@ def test_untrained_end_of_turn_is_an_error(tiny_tokenizer):
 def test_mark_trained_shows_spans(tiny_tokenizer):
     sample = render_record(MULTI_TURN, tiny_tokenizer, mask="last")
     assert mark_trained(sample, tiny_tokenizer).endswith("<|im_start|>assistant\n[[Goodbye!<|im_end|>]]\n")
+
+
+def test_first_message_span_with_a_template_that_forbids_repeated_roles(plain_tokenizer):
+    tok = copy.deepcopy(plain_tokenizer)
+    tok.chat_template = ALTERNATING + tok.chat_template
+    assert trained_spans(render_record(with_flags(NO_SYSTEM, {0: True}), tok, use_generation_markers=False), tok) == [
+        USER_1, CALL_TEXT, "2 + 3 = 5.<|im_end|>", "10.<|im_end|>"]
+
+
+def test_first_message_that_cannot_be_located_is_an_error(plain_tokenizer):
+    # Turn headers carry the turn's index, so messages[0] repeated never renders as it did first.
+    tok = copy.deepcopy(plain_tokenizer)
+    tok.chat_template = tok.chat_template.replace("'<|im_start|>' + message.role + '\\n'",
+                                                  "'<|im_start|>' + message.role + loop.index0|string + '\\n'")
+    assert tok.chat_template != plain_tokenizer.chat_template
+    with pytest.raises(RenderError) as err:
+        render_record(with_flags(NO_SYSTEM, {0: True}), tok, sample_id="x.jsonl:3", use_generation_markers=False)
+    assert str(err.value) == ('x.jsonl:3: cannot tell where messages[0] starts in the rendering (the template '
+                              'renders it differently when repeated), so its "train" flag cannot be applied')
+    assert err.value.reason == "first_message_start"
+
+
+def test_render_error_survives_pickling():  # dataset.map worker processes send it back pickled
+    err = pickle.loads(pickle.dumps(RenderError("x.jsonl:3: no token is trained under mask 'all'", "nothing_trained")))
+    assert (str(err), err.reason) == ("x.jsonl:3: no token is trained under mask 'all'", "nothing_trained")

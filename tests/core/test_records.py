@@ -83,12 +83,18 @@ def test_tool_calls_and_tools_validate():
 
 
 def test_write_is_deterministic_and_round_trips(tmp_path):
-    record = {"task_type": "chat/zh", "meta": {"b": 1, "a": "中文"}, "messages": GOOD["messages"]}
+    record = {"task_type": "chat/zh", "meta": {"b": 1, "a": "中文"},
+              "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
+    # The same record with every object's keys in another order.
+    reordered = {"messages": [{"content": "hi", "role": "user"}, {"content": "hello", "role": "assistant"}],
+                 "meta": {"a": "中文", "b": 1}, "task_type": "chat/zh"}
     a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
     write_records(a, [record])
-    write_records(b, [json.loads(json.dumps(record, sort_keys=False))])
+    write_records(b, [reordered])
     assert a.read_bytes() == b.read_bytes()
-    assert '"a": "中文"' in a.read_text(encoding="utf-8")  # readable UTF-8, not \u escapes
+    assert a.read_text(encoding="utf-8") == (  # sorted keys, readable UTF-8 (not \u escapes)
+        '{"messages": [{"content": "hi", "role": "user"}, {"content": "hello", "role": "assistant"}], '
+        '"meta": {"a": "中文", "b": 1}, "task_type": "chat/zh"}\n')
     assert read_records(a) == [record]
 
 
