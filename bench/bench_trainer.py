@@ -1,8 +1,9 @@
 """Tokens/s of sft-suites' trainer (packed rows, varlen attention, chunked loss, DeepSpeed) against
 transformers.Trainer with its padding collator, side by side: same tiny model, same mixed-length data,
 same samples per step, same number of steps, on this machine's CPU. Each side's training loop is timed
-(model loading and tokenisation excluded on both sides); the runs alternate (HF first, then ours, repeated)
-and the median of each side is reported, so neither gains from running first on a warm machine.
+(model loading and tokenisation excluded on both sides). Each run is a fresh process (a process group left by
+one side would make transformers wrap the other's model in DDP); the runs alternate (HF first, then ours,
+repeated) and the median of each side is reported, so neither gains from running first on a warm machine.
 
     python bench/bench_trainer.py [--samples 1024] [--batch 16] [--max-len 1024] [--repeats 3] [--out bench/out]
 """
@@ -10,9 +11,12 @@ and the median of each side is reported, so neither gains from running first on 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pydoc_data.topics import topics
@@ -47,11 +51,7 @@ def run_ours(data: str, out: str, args) -> tuple[float, int]:
     cfg.data.max_len = args.max_len
     cfg.data.cache_dir = os.path.join(out, "cache")
     cfg.optim.lr = 1e-3
-    import torch.distributed as dist
-
     result = fit(cfg)
-    dist.destroy_process_group()  # or the next transformers.Trainer would wrap its model in DDP
-    os.environ.pop("LOCAL_RANK", None)  # set for DeepSpeed; accelerate would read it as a distributed launch
     return result.train_seconds, cfg.max_steps
 
 
@@ -83,7 +83,19 @@ def main() -> None:
     parser.add_argument("--max-len", type=int, default=1024)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", default=None)
+    parser.add_argument("--only", choices=["hf", "ours"], help=argparse.SUPPRESS)  # one run in this process
     args = parser.parse_args()
+    if args.only:
+        torch.set_num_threads(os.cpu_count() or 1)
+        data = os.path.join(os.path.dirname(args.out), "data.jsonl")
+        if args.only == "ours":
+            seconds, _ = run_ours(data, args.out, args)
+        else:
+            from core.records import read_records
+
+            seconds = run_hf(read_records(data), args.out, args)
+        print("RESULT " + json.dumps({"seconds": seconds}))
+        return
     out = args.out or tempfile.mkdtemp(prefix="bench-trainer-")
     records = long_tailed_records(args.samples)
     data = os.path.join(out, "data.jsonl")
@@ -95,11 +107,21 @@ def main() -> None:
     tok = load_tokenizer("tiny")
     tokens = sum(min(len(render_record(r, tok)), args.max_len) for r in records)
     torch.set_num_threads(os.cpu_count() or 1)
+
+    def run(side: str, k: int) -> float:
+        cmd = [sys.executable, __file__, "--only", side, "--out", os.path.join(out, f"{side}{k}"),
+               "--samples", str(args.samples), "--batch", str(args.batch), "--max-len", str(args.max_len)]
+        done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": os.getcwd()})
+        if done.returncode:
+            raise SystemExit(f"{side} run failed:\n{done.stderr[-3000:]}")
+        line = next(x for x in done.stdout.splitlines() if x.startswith("RESULT "))
+        return json.loads(line[len("RESULT "):])["seconds"]
+
     hf_times, our_times = [], []
+    steps = args.samples // args.batch
     for k in range(args.repeats):
-        hf_times.append(run_hf(records, os.path.join(out, f"hf{k}"), args))
-        seconds, steps = run_ours(data, os.path.join(out, f"ours{k}"), args)
-        our_times.append(seconds)
+        hf_times.append(run("hf", k))
+        our_times.append(run("ours", k))
         print(f"repeat {k + 1}: transformers.Trainer {hf_times[-1]:.1f} s, sft-suites {our_times[-1]:.1f} s", flush=True)
     hf, ours = statistics.median(hf_times), statistics.median(our_times)
     print(f"{args.samples} samples ({tokens} tokens), {steps} steps of {args.batch} samples, max_len {args.max_len}, "
