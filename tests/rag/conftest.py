@@ -1,6 +1,9 @@
+import json
+
 import pytest
 
 from suites.rag.generate import RagDataConfig, RagGenerator
+from suites.rag.world import build_world
 
 SEED = 7
 N_SAMPLES = 6000
@@ -23,3 +26,12 @@ def python_docs_text():
     from pydoc_data.topics import topics
 
     return [topics[k] for k in sorted(topics)]
+
+
+def write_world_corpus(root, seed: int, counts: dict[str, int]):
+    """A fictional world's documents written as a user's JSONL corpus (root/docs.jsonl); returns the world."""
+    world = build_world(seed, "en", counts)
+    with open(root / "docs.jsonl", "w", encoding="utf-8") as f:
+        for p in world.passages:
+            f.write(json.dumps({"id": p.id, "title": p.title, "text": p.text}) + "\n")
+    return world

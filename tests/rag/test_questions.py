@@ -12,17 +12,15 @@ from suites.rag.generate import RagDataConfig, RagGenerator, held_out, main, par
 from suites.rag.index import IndexConfig, RagIndex
 from suites.rag.questions import parse_teacher_reply, read_questions, teacher_rows, user_source
 from suites.rag.source import find_spans
-from suites.rag.world import build_world, world_multi_qas, world_qas
+from suites.rag.world import world_multi_qas, world_qas
+from tests.rag.conftest import write_world_corpus
 
 
 @pytest.fixture(scope="module")
 def user_files(tmp_path_factory):
     """A JSONL corpus (the documents of a fictional world) and a questions file using every way to name gold."""
     root = tmp_path_factory.mktemp("user")
-    world = build_world(21, "en", {"town": 20, "person": 20, "company": 12, "plant": 12})
-    with open(root / "docs.jsonl", "w", encoding="utf-8") as f:
-        for p in world.passages:
-            f.write(json.dumps({"id": p.id, "title": p.title, "text": p.text}) + "\n")
+    world = write_world_corpus(root, 21, {"town": 20, "person": 20, "company": 12, "plant": 12})
     rows = []
     for k, qa in enumerate(world_qas(world)[::3]):
         row = {"question": qa.questions[0], "answer": qa.answer}

@@ -11,7 +11,8 @@ from suites.rag.eval import score_reply
 from suites.rag.generate import main
 from suites.rag.index import IndexConfig, RagIndex
 from suites.rag.source import find_spans
-from suites.rag.world import build_world, world_multi_qas, world_qas
+from suites.rag.world import world_multi_qas, world_qas
+from tests.rag.conftest import write_world_corpus
 
 POOL = 3  # --negative-pool
 
@@ -20,10 +21,7 @@ POOL = 3  # --negative-pool
 def corpus(tmp_path_factory):
     """A JSONL corpus (a small fictional world's documents), questions over it, and a saved dense index."""
     root = tmp_path_factory.mktemp("user_corpus")
-    world = build_world(13, "en", {"town": 10, "person": 10, "company": 6, "plant": 6})
-    with open(root / "docs.jsonl", "w", encoding="utf-8") as f:
-        for p in world.passages:
-            f.write(json.dumps({"id": p.id, "title": p.title, "text": p.text}) + "\n")
+    world = write_world_corpus(root, 13, {"town": 10, "person": 10, "company": 6, "plant": 6})
     rows = [{"question": qa.questions[0], "answer": qa.answer, "gold_ids": [qa.gold_ids[0]]}
             for qa in world_qas(world)[::2]]
     rows += [{"question": qa.questions[0], "answer": qa.answer, "gold_ids": list(qa.gold_ids)}
