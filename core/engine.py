@@ -45,7 +45,6 @@ def init_distributed() -> DistInfo:
         if all(k in os.environ for k in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")):  # a launcher's
             deepspeed.init_distributed(dist_backend=backend, verbose=False)
         else:
-            os.environ.setdefault("LOCAL_RANK", "0")  # DeepSpeed's engine asserts it is set; it names no port
             dist.init_process_group(backend, init_method=f"tcp://127.0.0.1:{_free_port()}", rank=0, world_size=1)
         atexit.register(_destroy_process_group)  # without it a process may abort on exit (gloo)
     local_rank = int(os.environ.get("LOCAL_RANK", 0))
@@ -134,11 +133,21 @@ def build_engine(model: torch.nn.Module, cfg: TrainConfig, total_steps: int, wor
 
     ds_config = deepspeed_config(cfg, world)
     schedule = lr_lambda(cfg, total_steps)
-    engine, _, _, _ = deepspeed.initialize(
-        model=model, model_parameters=parameter_groups(model, cfg.optim.weight_decay), config=ds_config,
-        # Built on DeepSpeed's inner optimizer (ZeRO wraps it); stepped by engine.step() at each boundary.
-        lr_scheduler=lambda optimizer: torch.optim.lr_scheduler.LambdaLR(optimizer, schedule),
-    )
+    # DeepSpeed's engine asserts LOCAL_RANK is set. Without a launcher it is set only while the engine is built:
+    # left in the environment, it would make a later transformers.Trainer in this process think it was launched
+    # distributed and wrap its model in DDP.
+    own_local_rank = "LOCAL_RANK" not in os.environ
+    if own_local_rank:
+        os.environ["LOCAL_RANK"] = "0"
+    try:
+        engine, _, _, _ = deepspeed.initialize(
+            model=model, model_parameters=parameter_groups(model, cfg.optim.weight_decay), config=ds_config,
+            # Built on DeepSpeed's inner optimizer (ZeRO wraps it); stepped by engine.step() at each boundary.
+            lr_scheduler=lambda optimizer: torch.optim.lr_scheduler.LambdaLR(optimizer, schedule),
+        )
+    finally:
+        if own_local_rank:
+            del os.environ["LOCAL_RANK"]
     return engine
 
 
