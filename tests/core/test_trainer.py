@@ -87,17 +87,19 @@ def test_resume_after_sigkill_continues_the_same_loss_curve(tmp_path, data):
 
     spec = tmp_path / "spec.json"
     spec.write_text(json.dumps({"config": to_dict(killed), "result": str(tmp_path / "never.json")}))
-    env = {**os.environ, "PYTHONPATH": REPO, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node=1",
-                             f"--master-port={free_port()}", os.path.join(REPO, "tests", "scripts", "fit_worker.py"),
-                             str(spec)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    # One process with a launcher's environment, not torchrun: torchrun may start its worker in a session of
+    # its own, which would survive the kill and go on writing checkpoints beside the resumed run.
+    env = {**os.environ, "PYTHONPATH": REPO, "OMP_NUM_THREADS": "1", "RANK": "0", "LOCAL_RANK": "0",
+           "WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(free_port())}
+    proc = subprocess.Popen([sys.executable, os.path.join(REPO, "tests", "scripts", "fit_worker.py"), str(spec)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     latest = tmp_path / "killed" / "run" / "checkpoints" / "latest"
     deadline = time.time() + 240
     while not latest.exists() and time.time() < deadline and proc.poll() is None:
         time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    assert proc.returncode == -signal.SIGKILL
     assert latest.exists(), "no checkpoint was written before the kill"
     assert not (tmp_path / "killed" / "run" / "final").exists(), "the run finished before it could be killed"
     resumed_from = int(latest.read_text().strip().split("-")[1])
