@@ -145,9 +145,12 @@ def read_replies(path: str, n: int) -> list[list[str]]:
 
 
 def eval_cli(argv: list[str] | None, prog: str, description: str, scorer: Scorer,
-             default_max_new_tokens: int = 128) -> dict:
+             default_max_new_tokens: int = 128, adapt_records: Callable | None = None) -> dict:
     """The shared `python -m suites.<name>.eval` command: generate (or read) replies, score, print a table per
-    task_type, write JSON. Returns the aggregated metrics."""
+    task_type, write JSON. Returns the aggregated metrics.
+
+    `adapt_records(records, tokenizer, model_path) -> (records, fields)` lets a suite fit the records to the
+    model before replies are generated (e.g. a format its chat template can render); `fields` go into the JSON."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("--model", default="tiny", help="'tiny' or a local HF checkpoint")
     parser.add_argument("--data", required=True, help="eval record JSONL (the last assistant turn is the reference)")
@@ -162,6 +165,7 @@ def eval_cli(argv: list[str] | None, prog: str, description: str, scorer: Scorer
     args = parser.parse_args(argv)
 
     records = read_records(args.data)
+    extra_fields: dict = {}
     if args.limit:
         records = records[: args.limit]
     if args.responses:
@@ -170,6 +174,8 @@ def eval_cli(argv: list[str] | None, prog: str, description: str, scorer: Scorer
         from core.modeling import load_model, load_tokenizer
 
         tokenizer, model = load_tokenizer(args.model), load_model(args.model)
+        if adapt_records is not None:
+            records, extra_fields = adapt_records(records, tokenizer, args.model)
         scores = score_records(model, tokenizer, records, scorer, max_new_tokens=args.max_new_tokens,
                                batch_size=args.batch_size, num_samples=args.num_samples,
                                do_sample=args.num_samples > 1, temperature=args.temperature, seed=args.seed)
@@ -178,7 +184,7 @@ def eval_cli(argv: list[str] | None, prog: str, description: str, scorer: Scorer
     if args.out:
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
         with open(args.out, "w", encoding="utf-8") as f:
-            json.dump({"model": args.model, "data": args.data, "by_task_type": aggregated,
+            json.dump({"model": args.model, "data": args.data, **extra_fields, "by_task_type": aggregated,
                        "samples": [{"task_type": s.task_type, "replies": s.replies, "metrics": s.metrics}
                                    for s in scores]}, f, ensure_ascii=False, indent=1)
         print(f"[eval] wrote {args.out}")

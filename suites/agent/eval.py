@@ -19,14 +19,8 @@ and the command says so; otherwise the tools would silently vanish from the prom
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import sys
-import tempfile
 from functools import lru_cache
 
-from core.records import read_records, write_records
 from core.scoring import eval_cli
 from suites.agent.checker import check_calls, exec_match
 from suites.agent.formats import FALLBACK_TOKENS, supports_system, supports_tools, to_fallback
@@ -86,55 +80,26 @@ def _uses_template_format(record: dict) -> bool:
     return bool(record.get("tools")) or any(m.get("tool_calls") or m["role"] == "tool" for m in record["messages"])
 
 
-def fallback_data(argv: list[str], workdir: str) -> tuple[list[str], str | None]:
-    """(the arguments to run, the original --data path when its records were converted, else None).
-
-    Only when replies are generated (no --responses) and the model's template has no tool support: the
-    template-format records are rewritten with `to_fallback` into `workdir`, and --data points there."""
-    peek = argparse.ArgumentParser(add_help=False)
-    peek.add_argument("--model", default="tiny")
-    peek.add_argument("--data")
-    peek.add_argument("--responses")
-    known = peek.parse_known_args(argv)[0]
-    if known.data is None or known.responses or any(a in ("-h", "--help") for a in argv):
-        return argv, None
-    records = read_records(known.data)
-    if not any(_uses_template_format(r) for r in records):
-        return argv, None
-    from core.modeling import load_tokenizer
-
-    tokenizer = load_tokenizer(known.model)
-    if supports_tools(tokenizer):
-        return argv, None
+def fallback_records(records: list[dict], tokenizer, model_path: str) -> tuple[list[dict], dict]:
+    """When the model's template has no tool support, its template-format records in the fallback format
+    (said on stdout, and recorded in the results JSON); otherwise the records as they are."""
+    n = sum(map(_uses_template_format, records))
+    if not n or supports_tools(tokenizer):
+        return records, {}
     system_role = supports_system(tokenizer)
     converted = [to_fallback(r, system_role) if _uses_template_format(r) else r for r in records]
-    path = os.path.join(workdir, "eval.fallback.jsonl")
-    write_records(path, converted)
-    n = sum(map(_uses_template_format, records))
     vocab = tokenizer.get_vocab()
     plain = [t for t in FALLBACK_TOKENS if t not in vocab]
-    print(f"[agent eval] the chat template of {known.model} has no tool support: {n} of {len(records)} records "
+    print(f"[agent eval] the chat template of {model_path} has no tool support: {n} of {len(records)} records "
           f"converted to the fallback format ({', '.join(FALLBACK_TOKENS)}; tools in the "
           f"{'system message' if system_role else 'first user message'})"
           + (f"; {', '.join(plain)} are not in its vocabulary and read as plain text" if plain else ""))
-    return [*argv, "--data", path], known.data  # the last --data wins
+    return converted, {"call_format": "fallback (converted from template)"}
 
 
 def main(argv: list[str] | None = None) -> dict:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    with tempfile.TemporaryDirectory(prefix="agent-eval-") as workdir:
-        run_argv, original = fallback_data(argv, workdir)
-        aggregated = eval_cli(run_argv, "python -m suites.agent.eval", __doc__.split("\n\n")[0], score_reply)
-    out = argparse.ArgumentParser(add_help=False)
-    out.add_argument("--out")
-    out_path = out.parse_known_args(argv)[0].out
-    if original is not None and out_path:  # name the user's file, not the deleted temporary one
-        with open(out_path, encoding="utf-8") as f:
-            saved = json.load(f)
-        saved.update(data=original, call_format="fallback (converted from template)")
-        with open(out_path, "w", encoding="utf-8") as f:
-            json.dump(saved, f, ensure_ascii=False, indent=1)
-    return aggregated
+    return eval_cli(argv, "python -m suites.agent.eval", __doc__.split("\n\n")[0], score_reply,
+                    adapt_records=fallback_records)
 
 
 if __name__ == "__main__":
