@@ -19,10 +19,9 @@ import time
 import jsonschema
 
 from suites.agent.arguments import sample_arguments, validation_errors
-from suites.agent.builtin_hooks import sample_expression
+from suites.agent.builtin_hooks import builtin_tools, sample_expression
 from suites.agent.generate import generate
 from suites.agent.safe_math import evaluate, normalise_result
-from suites.agent.toolbox import builtin_tools
 
 
 def timed(fn) -> float:

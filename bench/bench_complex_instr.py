@@ -13,7 +13,7 @@ import argparse
 import time
 from statistics import mean
 
-from core.synth import sample_rng
+from core.synth.generator import sample_rng
 from suites.complex_instr import constraints as lib
 from suites.complex_instr.generate import Sources, _originals, generate
 from suites.complex_instr.shoot_draw import DrawConfig

@@ -16,9 +16,9 @@ import statistics
 import time
 from functools import partial
 
-from core.generation import prompt_ids
-from core.modeling import load_tokenizer
-from core.synth import sample_rng
+from core.model.generation import prompt_ids
+from core.model.loading import load_tokenizer
+from core.synth.generator import sample_rng
 from suites.longctx.haystack import Haystack, source_text
 from suites.longctx.sentences import unit_starts
 from suites.longctx.tasks import SampleFactory, TaskOptions

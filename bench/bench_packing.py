@@ -10,7 +10,7 @@ import argparse
 import random
 import time
 
-from core.packing import best_fit_decreasing
+from core.data.packing import best_fit_decreasing
 
 
 def long_tailed_lengths(n: int, max_len: int, seed: int = 0) -> list[int]:

@@ -1,8 +1,8 @@
 """Quality-gate speed, side by side with what one would otherwise write.
 
-  embedding diversity: core.dedup.greedy_diverse (blocks searched against the kept faiss index at once,
+  embedding diversity: core.curate.dedup.greedy_diverse (blocks searched against the kept faiss index at once,
                        resolved in order inside the block) vs one faiss search + add per sample
-  near duplicates:     MinHash LSH (core.dedup.NearDupGate) vs exact pairwise Jaccard of the same shingles
+  near duplicates:     MinHash LSH (core.curate.dedup.NearDupGate) vs exact pairwise Jaccard of the same shingles
   encoder:             all-MiniLM-L6-v2 sentences per second on this machine
 
     python bench/bench_quality.py [--n-embeddings 20000] [--n-texts 3000]
@@ -16,8 +16,8 @@ import time
 
 import numpy as np
 
-from core.dedup import NearDupConfig, NearDupGate, encode, greedy_diverse, load_encoder, shingles
-from core.quality_gates import Item
+from core.curate.dedup import NearDupConfig, NearDupGate, encode, greedy_diverse, load_encoder, shingles
+from core.curate.gates import Item
 
 WORDS = ("river stone cloud lamp garden window pepper violin harbor meadow silver orange planet engine "
          "quiet rapid yellow winter summer market bridge forest ocean mirror candle letter").split()
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     assert blocked == naive, "the two greedy walks must drop the same rows"
     print(f"embedding diversity, {args.n_emb} x 384, {len(naive)} dropped (same rows both ways)")
     print(f"  one faiss search + add per sample : {t_naive:8.2f} s")
-    print(f"  core.dedup.greedy_diverse (blocks): {t_blocked:8.2f} s   ({t_naive / t_blocked:.1f}x)")
+    print(f"  core.curate.dedup.greedy_diverse (blocks): {t_blocked:8.2f} s   ({t_naive / t_blocked:.1f}x)")
 
     texts = synthetic_texts(args.n_texts)
     items = [Item(i, {"messages": [{"role": "user", "content": t}, {"role": "assistant", "content": "ok"}],

@@ -1,9 +1,9 @@
-"""Side-by-side figures for core.teacher (OpenAI-compatible endpoint) and core.evaluate's teacher-forced pass.
+"""Side-by-side figures for core.synth.teacher (OpenAI-compatible endpoint) and core.eval.evaluate's teacher-forced pass.
 
 1. 32 conversations against the local tiny server with 0.2 s simulated latency per request:
    a plain sequential urllib loop (what a user would otherwise write) vs OpenAITeacher(concurrency=8),
    and the cached re-run.
-2. Teacher-forced loss + answer log-prob of 256 records: one plain HF forward per record vs core.evaluate's
+2. Teacher-forced loss + answer log-prob of 256 records: one plain HF forward per record vs core.eval.evaluate's
    packed rows.
 """
 import json
@@ -16,9 +16,9 @@ import urllib.request
 import torch
 
 sys.path.insert(0, os.getcwd())
-from core.evaluate import teacher_forced  # noqa: E402
-from core.modeling import load_model, load_tokenizer  # noqa: E402
-from core.teacher import load_teacher  # noqa: E402
+from core.eval.evaluate import teacher_forced  # noqa: E402
+from core.model.loading import load_model, load_tokenizer  # noqa: E402
+from core.synth.teacher import load_teacher  # noqa: E402
 from tests.scripts.openai_server import TinyOpenAIServer  # noqa: E402
 
 torch.set_num_threads(1)
@@ -67,4 +67,4 @@ t = time.perf_counter()
 teacher_forced(model, tok, records, progress=False)
 packed = time.perf_counter() - t
 print(f"teacher-forced, 256 records: one HF forward per record {per_record:.2f} s; "
-      f"core.evaluate packed rows {packed:.2f} s ({per_record / packed:.2f}x)")
+      f"core.eval.evaluate packed rows {packed:.2f} s ({per_record / packed:.2f}x)")

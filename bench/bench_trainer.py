@@ -23,8 +23,8 @@ from pydoc_data.topics import topics
 
 import torch
 
-from core.config import TrainConfig
-from core.records import write_records
+from core.data.records import write_records
+from core.train.config import TrainConfig
 
 
 def long_tailed_records(n: int, seed: int = 0) -> list[dict]:
@@ -43,7 +43,7 @@ def long_tailed_records(n: int, seed: int = 0) -> list[dict]:
 
 
 def run_ours(data: str, out: str, args) -> tuple[float, int]:
-    from core.trainer import fit
+    from core.train.loop import fit
 
     cfg = TrainConfig(out=out, max_steps=args.samples // args.batch, micro_batch_size=args.batch, progress=False,
                       log_every=10**9)
@@ -59,8 +59,8 @@ def run_hf(records: list[dict], out: str, args) -> float:
     from datasets import Dataset
     from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
 
-    from core.chat import render_record
-    from core.modeling import load_model, load_tokenizer
+    from core.data.chat import render_record
+    from core.model.loading import load_model, load_tokenizer
 
     tokenizer = load_tokenizer("tiny")
     rendered = [render_record(r, tokenizer) for r in records]
@@ -91,7 +91,7 @@ def main() -> None:
         if args.only == "ours":
             seconds, _ = run_ours(data, args.out, args)
         else:
-            from core.records import read_records
+            from core.data.records import read_records
 
             seconds = run_hf(read_records(data), args.out, args)
         print("RESULT " + json.dumps({"seconds": seconds}))
@@ -101,8 +101,8 @@ def main() -> None:
     data = os.path.join(out, "data.jsonl")
     write_records(data, records)
 
-    from core.chat import render_record
-    from core.modeling import load_tokenizer
+    from core.data.chat import render_record
+    from core.model.loading import load_tokenizer
 
     tok = load_tokenizer("tiny")
     tokens = sum(min(len(render_record(r, tok)), args.max_len) for r in records)

@@ -1,5 +1,5 @@
 """Train with transformers.Trainer (or TRL's SFTTrainer) using this project's packing collator, loss
-reductions and channel loss (core.hf_integration), on the embedded tiny model:
+reductions and channel loss (core.curate.hf_integration), on the embedded tiny model:
 
     python examples/train_with_hf_trainer.py --out runs/hf_example [--data records.jsonl] [--trainer hf|trl]
         [--reduction token|sample] [--max-steps 8] [--batch 4] [--grad-accum 2] [--lr 3e-3] [--model tiny|PATH]
@@ -18,7 +18,7 @@ import random
 
 from transformers import Trainer, TrainingArguments
 
-from core.hf_integration import (
+from core.curate.hf_integration import (
     ChannelLossCallback,
     PackedCollator,
     PackedLoss,
@@ -26,8 +26,8 @@ from core.hf_integration import (
     render_dataset,
     samples_per_step,
 )
-from core.modeling import load_model, load_tokenizer
-from core.records import read_records, write_records
+from core.data.records import read_records, write_records
+from core.model.loading import load_model, load_tokenizer
 
 
 def demo_records(n: int = 16, seed: int = 0) -> list[dict]:

@@ -8,7 +8,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 @pytest.fixture(scope="session")
 def tiny_tokenizer():
-    from core.modeling import load_tokenizer
+    from core.model.loading import load_tokenizer
 
     return load_tokenizer("tiny")
 

@@ -1,11 +1,11 @@
 """A fixed packed micro-batch whose sequence boundaries fall inside and across sequence-parallel slices."""
 
-from core.attention import enable_packed_attention
-from core.batching import build_micro_batch, forward_token_losses, plan_step
-from core.chat import IGNORE_INDEX, RenderedSample
-from core.loss import weighted_loss
-from core.modeling import load_model
-from core.sequence_parallel import sequence_parallel_group
+from core.data.chat import IGNORE_INDEX, RenderedSample
+from core.model.attention import enable_packed_attention
+from core.model.loading import load_model
+from core.model.sequence_parallel import sequence_parallel_group
+from core.train.batching import build_micro_batch, forward_token_losses, plan_step
+from core.train.loss import weighted_loss
 
 # Lengths 37 + 50 + 11 + 5 + 17 = 120 tokens: with 2 or 3 slices, boundaries fall inside slices and one
 # sequence spans a slice border; the 5-token sample has a single trained target.

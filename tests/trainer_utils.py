@@ -7,8 +7,8 @@ import socket
 import subprocess
 import sys
 
-from core.config import TrainConfig
-from core.records import write_records
+from core.data.records import write_records
+from core.train.config import TrainConfig
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORKER = os.path.join(REPO, "tests", "scripts", "fit_worker.py")
@@ -63,7 +63,7 @@ def free_port() -> int:
 
 def run_worker(cfg: TrainConfig, nproc: int, tmp_path, extra: dict | None = None, timeout: int = 300) -> dict:
     """Run fit in `nproc` processes (gloo) and return what rank 0 wrote."""
-    from core.config import to_dict
+    from core.train.config import to_dict
 
     spec = os.path.join(tmp_path, f"spec-{nproc}-{os.path.basename(cfg.out)}.json")
     result = spec.replace(".json", ".result.json")

@@ -10,7 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from suites.agent import database as db
-from suites.agent.toolbox import UNITS, WEEKDAYS, count_substring
+from suites.agent.schema import Tool
+from suites.agent.toolbox import FUNCTIONS, SCHEMAS, UNITS, WEEKDAYS, count_substring
 from suites.agent.values import fmt
 
 WEEKDAYS_ZH = dict(zip(WEEKDAYS, ("星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日")))
@@ -217,3 +218,9 @@ ERROR_CASES: dict[str, Callable[[random.Random], ErrorCase]] = {
     "days_between": _date_error("days_between"), "weekday": _date_error("weekday"),
     "get_employee": _employee_error, "get_product": _product_error,
 }
+
+
+def builtin_tools() -> list[Tool]:
+    return [Tool(name=name, description=description, parameters=parameters, function=FUNCTIONS[name],
+                 source="builtin", sample_arguments=SAMPLERS[name], facts=FACTS.get(name))
+            for name, (description, parameters) in SCHEMAS.items()]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from core.synth import Rejected
+from core.synth.generator import Rejected
 from suites.agent.arguments import sample_arguments, validation_errors
 from suites.agent.builtin_hooks import ERROR_CASES, ErrorCase
 from suites.agent.chains import ChainRecipe, chain_display_slots

@@ -21,11 +21,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from core.scoring import eval_cli
+from core.eval.scoring import eval_cli
+from suites.agent.catalog import load_tools
 from suites.agent.checker import check_calls, exec_match
 from suites.agent.formats import FALLBACK_TOKENS, supports_system, supports_tools, to_fallback
 from suites.agent.parse import parse_reply
-from suites.agent.schema import Tool, ToolSpecError, load_tools
+from suites.agent.schema import Tool, ToolSpecError
 from suites.agent.values import missing_facts
 
 

@@ -16,9 +16,15 @@ import json
 import os
 import sys
 
-from core.records import write_records
-from core.synth import GenerationReport, add_generation_args, generate_records, sample_rng, shard_range
-from core.teacher import TeacherError, teacher_from_args
+from core.data.records import write_records
+from core.synth.generator import (
+    GenerationReport,
+    add_generation_args,
+    generate_records,
+    sample_rng,
+    shard_range,
+)
+from core.synth.teacher import TeacherError, teacher_from_args
 from suites.agent.scenarios import DEFAULT_SHARES, SCENARIOS, ScenarioBuilder, ScenarioConfig, eval_view
 from suites.agent.schema import ToolSpecError
 from suites.agent.teacher_answers import (
@@ -51,7 +57,7 @@ def generate(n: int, seed: int, lang: str = "en", tools: str | None = None, shar
              eval_records: bool = False, indices=None, report: GenerationReport | None = None,
              teacher=None, teacher_config: TeacherConfig | None = None) -> list[dict]:
     """Samples `indices` (default: all n) of an n-sample run; the same (n, seed, ...) gives the same bytes.
-    With a core.teacher Teacher, it writes the answer turns (see suites.agent.teacher_answers); the same
+    With a core.synth.teacher Teacher, it writes the answer turns (see suites.agent.teacher_answers); the same
     replies give the same bytes."""
     builder = ScenarioBuilder(ScenarioConfig(tools=tools, lang=lang, shares=shares or dict(DEFAULT_SHARES)), n)
     report = report if report is not None else GenerationReport()
@@ -84,7 +90,7 @@ def apply_format(records: list[dict], fmt: str, tokenizer_path: str) -> tuple[li
         return records, "template"
     if fmt == "fallback":
         return [to_fallback(r) for r in records], "fallback"
-    from core.modeling import load_tokenizer
+    from core.model.loading import load_tokenizer
 
     return for_tokenizer(records, load_tokenizer(tokenizer_path))
 

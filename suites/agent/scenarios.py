@@ -11,7 +11,7 @@ import datetime as dt
 import random
 from dataclasses import dataclass, field
 
-from core.synth import allocate_shares
+from core.synth.generator import allocate_shares
 from suites.agent import episodes as ep
 from suites.agent.arguments import sample_arguments
 from suites.agent.chains import ChainRecipe
@@ -26,7 +26,7 @@ DATE_TOOLS = {"add_days", "days_between", "weekday"}
 
 @dataclass
 class ScenarioConfig:
-    tools: str | None = None  # None: the built-in toolbox; else a module or JSON file (see schema.load_tools)
+    tools: str | None = None  # None: the built-in toolbox; else a module or JSON file (see catalog.load_tools)
     lang: str = "en"  # en | zh | mix
     shares: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SHARES))
     system_prompt_rate: float = 0.85

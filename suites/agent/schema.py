@@ -2,7 +2,7 @@
 that really runs it.
 
 A tool is declared either as a schema dict or as a plain Python function whose signature and Google-style
-docstring become the schema (through `transformers.utils.get_json_schema`). `load_tools(spec)` reads a
+docstring become the schema (through `transformers.utils.get_json_schema`). `catalog.load_tools(spec)` reads a
 user's tools from a Python module (file path or dotted name) or from a JSON file; every problem is
 reported with the file and the field.
 """
@@ -248,16 +248,3 @@ def check_unique(tools: list[Tool], where: str) -> list[Tool]:
     if not tools:
         raise ToolSpecError(f"{where}: no tools found")
     return tools
-
-
-def load_tools(spec: str | None) -> list[Tool]:
-    """None or "builtin" -> the built-in toolbox; a .json file; otherwise a Python module (path or name)."""
-    if spec in (None, "", "builtin"):
-        from suites.agent.toolbox import builtin_tools
-
-        return builtin_tools()
-    if spec.endswith(".json"):
-        if not os.path.isfile(spec):
-            raise ToolSpecError(f"{spec}: no such file")
-        return tools_from_json(spec)
-    return tools_from_module(_import_module(spec), spec)

@@ -7,12 +7,13 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 
-from core.synth import Rejected
+from core.synth.generator import Rejected
 from suites.agent.arguments import UnsupportedSchema, sample_arguments, validation_errors
 from suites.agent.builtin_hooks import ERROR_CASES
+from suites.agent.catalog import load_tools
 from suites.agent.chains import BUILTIN_CHAINS, ChainRecipe, GenericLink, discover_links
 from suites.agent.phrasing import Phrasing, answer_facts
-from suites.agent.schema import Execution, Tool, ToolRaised, ToolSpecError, execute, load_tools
+from suites.agent.schema import Execution, Tool, ToolRaised, ToolSpecError, execute
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Teacher-written assistant text for agent samples (`--teacher`, see core.teacher).
+"""Teacher-written assistant text for agent samples (`--teacher`, see core.synth.teacher).
 
 Every sample is first built from templates as usual: calls sampled, executed and verified, targets recorded.
 The teacher then writes the text turns it is given, in rounds: round k sends the k-th such turn of every
@@ -24,14 +24,14 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from core.records import validate_record
-from core.synth import GenerationReport, Rejected, sample_rng
+from core.data.records import validate_record
+from core.synth.generator import GenerationReport, Rejected, sample_rng
 from suites.agent.parse import parse_reply
 from suites.agent.values import missing_facts
 
 TEACHER_REASONS = ("teacher_empty_reply", "teacher_reply_made_call", "teacher_answer_missing_result")
 TEACHABLE_NO_CALL = ("chat", "capabilities", "out_of_scope")
-MAX_BUILD_ATTEMPTS = 20  # template rejections in a row before giving up, as in core.synth.generate_records
+MAX_BUILD_ATTEMPTS = 20  # template rejections in a row before giving up, as in core.synth.generator.generate_records
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class TeacherConfig:
 
 
 def add_agent_teacher_args(parser) -> None:
-    from core.teacher import add_teacher_args
+    from core.synth.teacher import add_teacher_args
 
     add_teacher_args(parser)
     group = parser.add_argument_group("teacher turns (agent)")
@@ -122,7 +122,7 @@ class TeacherRun:
 
     def _start(self, index: int, attempt: int, tries: int) -> _Job:
         for a in range(attempt, attempt + MAX_BUILD_ATTEMPTS):
-            try:  # the salt of core.synth.generate_records: a first build equals the template run's record
+            try:  # the salt of core.synth.generator.generate_records: a first build equals the template run's record
                 record = self.build(sample_rng(self.seed, index, salt=str(a) if a else ""), index)
             except Rejected as e:
                 self.report.reject(e.reason)

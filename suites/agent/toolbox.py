@@ -11,7 +11,7 @@ import datetime as dt
 
 from suites.agent import database as db
 from suites.agent.safe_math import MathError, compile_expression
-from suites.agent.schema import Tool, ToolError
+from suites.agent.schema import ToolError
 
 # --- arithmetic ------------------------------------------------------------------------------------------------
 
@@ -211,11 +211,3 @@ FUNCTIONS = {"calculate": calculate, "convert_units": convert_units, "add_days":
              "days_between": days_between, "weekday": weekday, "get_product": get_product,
              "search_products": search_products, "get_employee": get_employee, "change_case": change_case,
              "text_stats": text_stats, "count_substring": count_substring}
-
-
-def builtin_tools() -> list[Tool]:
-    from suites.agent.builtin_hooks import FACTS, SAMPLERS
-
-    return [Tool(name=name, description=description, parameters=parameters, function=FUNCTIONS[name],
-                 source="builtin", sample_arguments=SAMPLERS[name], facts=FACTS.get(name))
-            for name, (description, parameters) in SCHEMAS.items()]

@@ -19,10 +19,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.config import TrainConfig
-from core.pipeline import run_suite
-from core.synth import GenerationReport
-from core.teacher import TeacherError, teacher_from_args
+from core.eval.pipeline import run_suite
+from core.synth.generator import GenerationReport
+from core.synth.teacher import TeacherError, teacher_from_args
+from core.train.config import TrainConfig
 from suites.agent.eval import score_reply
 from suites.agent.formats import FALLBACK_TOKENS, supports_system, supports_tools, to_fallback
 from suites.agent.generate import generate as generate_records
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> dict:
     except (ValueError, ToolSpecError) as e:
         raise SystemExit(f"error: {e}") from None
 
-    from core.modeling import add_special_tokens, load_tokenizer
+    from core.model.loading import add_special_tokens, load_tokenizer
 
     tokenizer = load_tokenizer(known.model_path or known.model, trust_remote_code=known.trust.lower() == "true")
     fallback = not supports_tools(tokenizer)

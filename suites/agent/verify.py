@@ -8,7 +8,7 @@
 3. semantics: every call turn makes exactly the calls its target records, every answer turn states the
    facts of the result it is built on, and text-only targets make no call.
 
-A failed check raises Rejected(reason), which core.synth counts in the generation report. The reasons:
+A failed check raises Rejected(reason), which core.synth.generator counts in the generation report. The reasons:
 unknown_tool, schema_invalid, unknown_argument, missing_tool_result, execution_raised,
 result_not_reproducible, execution_failed, target_not_assistant, call_mismatch, unexpected_call,
 answer_missing_result.
@@ -16,7 +16,7 @@ answer_missing_result.
 
 from __future__ import annotations
 
-from core.synth import Rejected
+from core.synth.generator import Rejected
 from suites.agent.arguments import undeclared_arguments, validation_errors
 from suites.agent.schema import Tool, execute
 from suites.agent.values import missing_facts

@@ -124,7 +124,7 @@ def plot_types(tally: dict, path: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    from core.scoring import eval_cli
+    from core.eval.scoring import eval_cli
 
     peek = argparse.ArgumentParser(add_help=False)
     peek.add_argument("--out")

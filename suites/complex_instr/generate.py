@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
-from core.records import validate_record, write_records
-from core.synth import GenerationReport, Rejected, add_generation_args, sample_rng, shard_range
+from core.data.records import validate_record, write_records
+from core.synth.generator import GenerationReport, Rejected, add_generation_args, sample_rng, shard_range
 from suites.complex_instr.compose import render_prompt, sample_constraints
 from suites.complex_instr.constraints.base import Context
 from suites.complex_instr.shoot_draw import ConstraintReport, DrawConfig, build_record
@@ -86,7 +86,7 @@ def generate_from_pairs(sources: Sources, indices, seed: int, cfg: DrawConfig, r
 
 
 def _build_all(build, indices, seed: int, report: GenerationReport, attempts: int = 5) -> list[dict]:
-    """core.synth.generate_records' seeding and retries, except that an index still rejected after
+    """core.synth.generator.generate_records' seeding and retries, except that an index still rejected after
     `attempts` tries is skipped and counted (a user's pair may support too few constraints) instead of
     stopping the run."""
     out, skipped = [], Counter()
@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> dict:
     indices = shard_range(n, args.shard, args.num_shards)
     report, creport = GenerationReport(), ConstraintReport()
     if args.teacher != "template":
-        from core.teacher import load_teacher
+        from core.synth.teacher import load_teacher
 
         options = ({"concurrency": args.teacher_concurrency, "cache_dir": args.teacher_cache or None}
                    if args.teacher.startswith("openai:") else {})

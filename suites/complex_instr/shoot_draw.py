@@ -13,7 +13,7 @@ import random
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from core.synth import Rejected
+from core.synth.generator import Rejected
 from suites.complex_instr import constraints as lib
 from suites.complex_instr.compose import render_prompt
 from suites.complex_instr.constraints.base import Context

@@ -10,8 +10,8 @@ default (the embedded tiny model, 2 CPU cores) runs in a few minutes; pass a rea
 
 from __future__ import annotations
 
-from core.config import DataConfig, OptimConfig, TrainConfig
-from core.pipeline import run_suite
+from core.eval.pipeline import run_suite
+from core.train.config import DataConfig, OptimConfig, TrainConfig
 from suites.complex_instr.eval import score_headline
 from suites.complex_instr.generate import generate
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass, field, fields
 
-from core import config as config_lib
-from core.config import TrainConfig
+from core.train import config as config_lib
+from core.train.config import TrainConfig
 
 
 @dataclass

@@ -8,7 +8,7 @@ in the generator's varied phrasings, each stated once. The demo's tiny model is 
 which it passes explicitly (--passkey-kind word --phrasing classic: a one-token word, stated twice).
 
     python -m suites.longctx.eval --model PATH --data eval.jsonl [--out results.json]
-scores a record file with the shared harness (core.scoring), per task_type.
+scores a record file with the shared harness (core.eval.scoring), per task_type.
 
 A reply is correct when the retrieved value matches exactly: the first number (or variable name) in the
 reply for single-answer tasks, the set of them for list tasks, the normalised answer for document QA.
@@ -25,7 +25,7 @@ import string
 import sys
 from collections import defaultdict
 
-from core.synth import GenerationReport, generate_records
+from core.synth.generator import GenerationReport, generate_records
 
 _NUMBER = re.compile(r"\d+")
 _VARIABLE = re.compile(r"(?<![A-Za-z])[A-Z]{5}(?![A-Za-z])")
@@ -55,7 +55,7 @@ def _token_f1(reply: str, answer: str) -> float:
 
 
 def score_reply(record: dict, reply: str) -> dict[str, float]:
-    """Scorer for longctx/* records (core.scoring protocol): "correct", plus "recall" for list answers and
+    """Scorer for longctx/* records (core.eval.scoring protocol): "correct", plus "recall" for list answers and
     "f1" for document QA."""
     meta = record.get("meta", {})
     task = meta.get("task") or record["task_type"].split("/", 1)[1]
@@ -97,8 +97,8 @@ def grid_records(factory, lengths: list[int], depths: list[float], n_per_cell: i
 def score_grid(model, tokenizer, records: list[dict], batch_size: int = 16, max_new_tokens: int = 32,
                progress: bool = True) -> list[dict]:
     """Greedy replies scored per record; returns one row per cell: length, depth, n, accuracy."""
-    from core.generation import generate_replies
-    from core.scoring import split_prompt
+    from core.eval.scoring import split_prompt
+    from core.model.generation import generate_replies
 
     prompts = [split_prompt(r)[0] for r in records]
     replies = generate_replies(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size,
@@ -217,13 +217,13 @@ def main(argv: list[str] | None = None) -> dict:
     argv = list(sys.argv[1:] if argv is None else argv)
     args, rest = _parse(argv)
     if args.data:
-        from core.scoring import eval_cli
+        from core.eval.scoring import eval_cli
 
         return eval_cli(argv, "python -m suites.longctx.eval", "score long-context records", score_reply,
                         default_max_new_tokens=args.max_new_tokens)
     if rest:
         raise SystemExit(f"unknown arguments: {' '.join(rest)}")
-    from core.modeling import load_model, load_tokenizer
+    from core.model.loading import load_model, load_tokenizer
     from suites.longctx.tasks import SampleFactory, TaskOptions
 
     models = args.model or ["tiny"]

@@ -15,9 +15,15 @@ import json
 import sys
 from collections import Counter
 
-from core.modeling import load_tokenizer
-from core.records import write_records
-from core.synth import GenerationReport, add_generation_args, allocate_shares, generate_records, shard_range
+from core.data.records import write_records
+from core.model.loading import load_tokenizer
+from core.synth.generator import (
+    GenerationReport,
+    add_generation_args,
+    allocate_shares,
+    generate_records,
+    shard_range,
+)
 from suites.longctx.haystack import HaystackError
 from suites.longctx.qa import QAError, read_qa
 from suites.longctx.tasks import SYNTHETIC_TASKS, TASKS, SampleFactory, TaskOptions

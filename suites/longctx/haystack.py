@@ -26,7 +26,7 @@ from functools import cache
 
 import numpy as np
 
-from core.records import iter_json_objects
+from core.data.records import iter_json_objects
 from suites.longctx.sentences import unit_starts, without_distractors
 
 ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets")

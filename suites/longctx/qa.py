@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from core.records import iter_json_objects
+from core.data.records import iter_json_objects
 from suites.longctx import templates as T
 from suites.longctx.splice import count_tokens, prompt_tokens
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import torch
 
-from core.modeling import default_inv_freq, rope_base, rotary_modules, set_rope_base
+from core.model.loading import default_inv_freq, rope_base, rotary_modules, set_rope_base
 
 
 def head_dim(config) -> int:
@@ -62,7 +62,7 @@ def apply_rope_base(model, theta: float) -> torch.Tensor:
 
 
 def rope_prepare(theta: float) -> Callable:
-    """A `prepare(model, tokenizer, cfg)` hook for core.trainer.fit that raises the base before training."""
+    """A `prepare(model, tokenizer, cfg)` hook for core.train.loop.fit that raises the base before training."""
 
     def prepare(model, tokenizer, cfg) -> None:
         before = rope_base(model)
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> str:
     if args.head_dim:
         dim, pre = args.head_dim, args.pretrain_base or 10000.0
     else:
-        from core.modeling import load_model
+        from core.model.loading import load_model
 
         model = load_model(args.model)
         dim, pre = head_dim(model.config), args.pretrain_base or rope_base(model)

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from core.generation import prompt_ids
-from core.synth import Rejected
+from core.model.generation import prompt_ids
+from core.synth.generator import Rejected
 from suites.longctx.haystack import Haystack, nearest
 
 MAX_PASSES = 6

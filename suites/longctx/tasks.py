@@ -21,7 +21,7 @@ import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from core.synth import Rejected
+from core.synth.generator import Rejected
 from suites.longctx import templates as T
 from suites.longctx.haystack import Haystack, build_haystack
 from suites.longctx.qa import QAData, QAError, count_mentions, document_insert
@@ -279,7 +279,7 @@ class SampleFactory:
         return self.options.word_values[lang]
 
     def build(self, rng, task: str, length: int, lang: str, depth: float | None = None) -> dict:
-        """One record; raises core.synth.Rejected (counted and retried by the caller) when the draw is unusable.
+        """One record; raises core.synth.generator.Rejected (counted and retried by the caller) when the draw is unusable.
         `depth` fixes the requested depth of the focus needle (a grid); by default it is uniform."""
         if task not in PLANNERS:
             raise ValueError(f"unknown task {task!r}; choose from {', '.join(TASKS)}")

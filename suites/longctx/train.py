@@ -1,4 +1,4 @@
-"""python -m suites.longctx.train: the long-context demo, two stages on core.trainer.fit.
+"""python -m suites.longctx.train: the long-context demo, two stages on core.train.loop.fit.
 
 Stage 1 trains at a short length with the loss on every token (a model trained from scratch needs it) and
 a curriculum: sample lengths are drawn from [min, hi] with hi rising to the stage-1 length over the first
@@ -24,11 +24,11 @@ import time
 from dataclasses import asdict
 from types import SimpleNamespace
 
-from core import config as config_lib
-from core.config import TrainConfig
-from core.pipeline import write_records_once
-from core.records import read_records
-from core.synth import GenerationReport, generate_records, sample_rng
+from core.data.records import read_records
+from core.eval.pipeline import write_records_once
+from core.synth.generator import GenerationReport, generate_records, sample_rng
+from core.train import config as config_lib
+from core.train.config import TrainConfig
 from suites.longctx.demo_config import DemoConfig, parse_args
 from suites.longctx.eval import (
     by_length,
@@ -87,13 +87,13 @@ def model_config(path: str):
     """The model's config without loading its weights."""
     from transformers import AutoConfig
 
-    from core.modeling import TINY, tiny_config
+    from core.model.loading import TINY, tiny_config
 
     return tiny_config() if path == TINY else AutoConfig.from_pretrained(path, local_files_only=True)
 
 
 def evaluate(model_dir: str, tokenizer, records: list[dict], demo: DemoConfig) -> list[dict]:
-    from core.modeling import load_model
+    from core.model.loading import load_model
 
     return score_grid(load_model(model_dir), tokenizer, records, demo.eval_batch_size, demo.eval_max_new_tokens)
 
@@ -101,9 +101,9 @@ def evaluate(model_dir: str, tokenizer, records: list[dict], demo: DemoConfig) -
 def run(demo: DemoConfig, overrides: list[tuple[str, str]]) -> dict:
     import torch.distributed as dist
 
-    from core.engine import init_distributed
-    from core.modeling import load_tokenizer, rope_base
-    from core.trainer import fit
+    from core.model.loading import load_tokenizer, rope_base
+    from core.train.engine import init_distributed
+    from core.train.loop import fit
 
     started = time.time()
     info = init_distributed()

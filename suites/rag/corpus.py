@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 
 from tqdm import tqdm
 
-from core.records import iter_json_objects
+from core.data.records import iter_json_objects
 
 TEXT_SUFFIXES = (".txt", ".md")
 

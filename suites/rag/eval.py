@@ -91,7 +91,7 @@ def score_reply(record: dict, reply: str) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    from core.scoring import eval_cli
+    from core.eval.scoring import eval_cli
 
     return eval_cli(argv, "python -m suites.rag.eval", "Score a model on RAG samples per scenario.", score_reply,
                     default_max_new_tokens=128)

@@ -15,8 +15,8 @@ import os
 import sys
 from dataclasses import dataclass, field
 
-from core.records import write_records
-from core.synth import (
+from core.data.records import write_records
+from core.synth.generator import (
     GenerationReport,
     add_generation_args,
     allocate_shares,
@@ -67,7 +67,7 @@ class RagDataConfig:
     corpus: str | None = None
     index: str | None = None
     questions: str | None = None
-    teacher: object | None = None  # a core.teacher Teacher
+    teacher: object | None = None  # a core.synth.teacher Teacher
     teacher_questions: int = 0
     retrieval: str = "bm25"
     chunk_tokens: int = 256
@@ -180,7 +180,7 @@ class RagGenerator:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from core.teacher import add_teacher_args
+    from core.synth.teacher import add_teacher_args
 
     parser = argparse.ArgumentParser(prog="python -m suites.rag.generate", description=__doc__.split("\n\n")[1],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -204,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace) -> RagDataConfig:
-    from core.teacher import teacher_from_args
+    from core.synth.teacher import teacher_from_args
 
     lo, hi = parse_docs(args.docs)
     sizes = {}

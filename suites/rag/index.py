@@ -78,7 +78,7 @@ class RagIndex:
 
     @classmethod
     def from_corpus(cls, path: str, config: IndexConfig | None = None, progress: bool = False) -> RagIndex:
-        from core.modeling import load_tokenizer
+        from core.model.loading import load_tokenizer
 
         config = config or IndexConfig()
         docs = load_corpus(path)

@@ -18,7 +18,7 @@ import random
 import re
 from collections import Counter, defaultdict
 
-from core.records import iter_json_objects
+from core.data.records import iter_json_objects
 from suites.rag.bm25 import tokenize
 from suites.rag.corpus import Chunk, CorpusError
 from suites.rag.source import QA, Source, find_spans

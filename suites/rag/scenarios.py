@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from core.synth import Rejected
+from core.synth.generator import Rejected
 from suites.rag import routing
 from suites.rag import templates as T
 from suites.rag.corpus import Chunk

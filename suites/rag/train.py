@@ -16,9 +16,9 @@ import argparse
 import dataclasses
 import sys
 
-from core.config import TrainConfig
-from core.pipeline import run_suite
-from core.teacher import add_teacher_args, teacher_from_args
+from core.eval.pipeline import run_suite
+from core.synth.teacher import add_teacher_args, teacher_from_args
+from core.train.config import TrainConfig
 from suites.rag.eval import score_reply
 from suites.rag.generate import RETRIEVAL_MODES, RagDataConfig, RagGenerator, parse_docs, parse_shares
 from suites.rag.scenarios import DEFAULT_SHARES, ScenarioConfig

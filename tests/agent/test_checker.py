@@ -2,8 +2,8 @@
 
 import pytest
 
+from suites.agent.builtin_hooks import builtin_tools
 from suites.agent.checker import FAILURE_KINDS, check_calls, exec_match
-from suites.agent.toolbox import builtin_tools
 
 TOOLS = {t.name: t for t in builtin_tools()}
 PARAMS = {name: t.parameters for name, t in TOOLS.items()}
@@ -89,7 +89,7 @@ def test_execution_match():
 def test_execution_match_with_a_user_tool_that_raises_is_no_match_not_a_crash():
     import os
 
-    from suites.agent.schema import load_tools
+    from suites.agent.catalog import load_tools
     from tests.agent.conftest import FIXTURES
 
     tools = {t.name: t for t in load_tools(os.path.join(FIXTURES, "raising_tools.py"))}

@@ -11,9 +11,9 @@ from collections import Counter
 import pytest
 
 from suites.agent.builtin_hooks import SAMPLERS
+from suites.agent.catalog import load_tools
 from suites.agent.generate import generate
 from suites.agent.phrasing import Phrasing, first_sentence, load_phrasing
-from suites.agent.schema import load_tools
 from suites.agent.toolbox import count_substring
 from tests.agent.conftest import FIXTURES
 

@@ -2,10 +2,10 @@
 
 import json
 
-from core.scoring import find_scorer
+from core.eval.scoring import find_scorer
+from suites.agent.catalog import load_tools
 from suites.agent.eval import main, score_reply
 from suites.agent.formats import to_fallback
-from suites.agent.schema import load_tools
 from tests.agent.conftest import assistant_text
 
 
@@ -56,7 +56,7 @@ def test_an_equivalent_expression_passes_by_execution():
 
 
 def test_the_eval_cli_scores_given_replies(tmp_path, tiny_tokenizer, eval_records, capsys):
-    from core.records import write_records
+    from core.data.records import write_records
 
     records = eval_records[:60]
     data, replies, out = tmp_path / "eval.jsonl", tmp_path / "replies.jsonl", tmp_path / "results.json"
@@ -78,9 +78,9 @@ def test_eval_converts_template_records_for_a_model_without_tool_support(tmp_pat
                                                                          eval_records, monkeypatch, capsys):
     """Standalone eval on template-format data: the prompts keep their tools (in the fallback format) when the
     model's template cannot render them, and stay as they are when it can."""
-    import core.generation
-    from core.modeling import load_model
-    from core.records import write_records
+    import core.model.generation
+    from core.data.records import write_records
+    from core.model.loading import load_model
 
     checkpoint = tmp_path / "plain"
     no_tools_tokenizer.save_pretrained(checkpoint)
@@ -96,7 +96,7 @@ def test_eval_converts_template_records_for_a_model_without_tool_support(tmp_pat
         return [[reference(no_tools_tokenizer, to_fallback(r)) if fallback else reference(tiny_tokenizer, r)]
                 for r in records]
 
-    monkeypatch.setattr(core.generation, "generate_replies", fake_generate)
+    monkeypatch.setattr(core.model.generation, "generate_replies", fake_generate)
     aggregated = main(["--model", str(checkpoint), "--data", str(data), "--out", str(out)])
     printed = capsys.readouterr().out
     assert f"the chat template of {checkpoint} has no tool support: 12 of 12 records converted to the fallback " \

@@ -2,7 +2,7 @@
 
 import pytest
 
-from core.chat import IGNORE_INDEX, render_record
+from core.data.chat import IGNORE_INDEX, render_record
 from suites.agent.formats import (
     CALL_TOKEN,
     FALLBACK_TOKENS,

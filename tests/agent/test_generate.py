@@ -10,12 +10,13 @@ from collections import Counter
 
 import pytest
 
-from core.records import read_records, validate_record
-from core.synth import GenerationReport
+from core.data.records import read_records, validate_record
+from core.synth.generator import GenerationReport
 from suites.agent.arguments import validation_errors
+from suites.agent.catalog import load_tools
 from suites.agent.generate import generate, main
 from suites.agent.scenarios import SCENARIOS
-from suites.agent.schema import execute, load_tools
+from suites.agent.schema import execute
 from suites.agent.values import fmt, missing_facts, scalar_leaves
 from suites.agent.verify import recorded_calls
 from tests.agent.conftest import FIXTURES

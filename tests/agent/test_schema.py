@@ -5,12 +5,12 @@ import os
 
 import pytest
 
+from suites.agent.catalog import load_tools
 from suites.agent.schema import (
     Tool,
     ToolError,
     ToolSpecError,
     execute,
-    load_tools,
     tool_from_function,
     tool_from_schema,
 )

@@ -7,10 +7,10 @@ from collections import Counter
 
 import pytest
 
-from core.openai_client import TeacherStats
-from core.records import read_records
-from core.synth import GenerationReport, Rejected
-from core.teacher import Teacher
+from core.data.records import read_records
+from core.synth.generator import GenerationReport, Rejected
+from core.synth.openai_client import TeacherStats
+from core.synth.teacher import Teacher
 from suites.agent.generate import generate, main
 from suites.agent.teacher_answers import TEACHABLE_NO_CALL, TeacherConfig, check_reply
 from suites.agent.values import fmt
@@ -220,7 +220,7 @@ def test_openai_endpoint_teacher_end_to_end(tmp_path, capsys, tiny_tokenizer):
     """The CLI against the local OpenAI-compatible server (the tiny model): the requests carry the conversation
     up to the answer with its tool calls and results; the tiny model's replies state no result, so each is
     rejected and counted; a second run is answered from the cache with the same bytes."""
-    from core.modeling import load_model
+    from core.model.loading import load_model
     from tests.scripts.openai_server import TinyOpenAIServer, from_openai_messages
 
     args = ["--n", "8", "--seed", "2", "--teacher-max-tokens", "8", "--teacher-attempts", "1",

@@ -4,6 +4,7 @@ import random
 
 import pytest
 
+from suites.agent import builtin_hooks
 from suites.agent import toolbox as tb
 from suites.agent.arguments import sample_arguments, validation_errors
 from suites.agent.schema import ToolError, check_parameters, execute
@@ -61,7 +62,7 @@ def test_tool_errors_say_what_went_wrong(call, message):
 
 def test_builtin_schemas_are_valid_and_samplers_respect_them():
     rng = random.Random(0)
-    for tool in tb.builtin_tools():
+    for tool in builtin_hooks.builtin_tools():
         check_parameters(tool.parameters, tool.name)
         for _ in range(300):
             args = sample_arguments(tool, rng)
@@ -72,6 +73,6 @@ def test_builtin_schemas_are_valid_and_samplers_respect_them():
 
 
 def test_execution_content_is_canonical_json():
-    tool = {t.name: t for t in tb.builtin_tools()}["get_product"]
+    tool = {t.name: t for t in builtin_hooks.builtin_tools()}["get_product"]
     assert execute(tool, {"product_id": "P-101"}).content == '{"name": "Graph Notebook", "price": 4.5, "stock": 120}'
     assert execute(tool, {"product_id": "P-100"}).content == '{"error": "no product with id \'P-100\'"}'

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from core.records import read_records
+from core.data.records import read_records
 
 ARGS = ["--n-train", "32", "--n-eval", "6", "--max-steps", "2", "--micro_batch_size", "4", "--data.max_len", "1024",
         "--progress", "false"]
@@ -29,7 +29,7 @@ def test_train_on_the_tiny_model(tmp_path):
 def test_train_with_a_template_without_tools_uses_the_fallback(tmp_path, tiny_tokenizer):
     import copy
 
-    from core.modeling import load_model
+    from core.model.loading import load_model
     from suites.agent.formats import FALLBACK_TOKENS
     from suites.agent.train import main
     from tests.agent.conftest import NO_TOOLS_TEMPLATE
@@ -43,7 +43,7 @@ def test_train_with_a_template_without_tools_uses_the_fallback(tmp_path, tiny_to
     train = read_records(tmp_path / "run" / "data" / "train.jsonl")
     assert all(r["meta"]["call_format"] == "fallback" and "tools" not in r for r in train)
     assert any("<|call|>" in m["content"] for r in train for m in r["messages"] if m["role"] == "assistant")
-    from core.modeling import load_tokenizer
+    from core.model.loading import load_tokenizer
 
     final = load_tokenizer(str(tmp_path / "run" / "final"))  # the special tokens were added and saved
     assert all(len(final(t, add_special_tokens=False)["input_ids"]) == 1 for t in FALLBACK_TOKENS)

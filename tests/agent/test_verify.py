@@ -4,10 +4,11 @@ import copy
 
 import pytest
 
-from core.synth import GenerationReport, Rejected, generate_records
+from core.synth.generator import GenerationReport, Rejected, generate_records
 from suites.agent import toolbox
 from suites.agent.arguments import validation_errors
-from suites.agent.schema import Tool, ToolError, load_tools
+from suites.agent.catalog import load_tools
+from suites.agent.schema import Tool, ToolError
 from suites.agent.verify import verify
 
 TOOLS = {t.name: t for t in load_tools(None)}

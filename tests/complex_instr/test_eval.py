@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from core.records import write_records
+from core.data.records import write_records
 from suites.complex_instr.eval import main, score_headline, score_reply
 
 

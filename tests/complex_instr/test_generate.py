@@ -10,7 +10,7 @@ from itertools import combinations
 
 import pytest
 
-from core.records import read_records, validate_record
+from core.data.records import read_records, validate_record
 from suites.complex_instr import constraints as lib
 from suites.complex_instr.compose import sample_constraints
 from suites.complex_instr.constraints.base import Context

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from core.records import read_records
+from core.data.records import read_records
 from suites.complex_instr.generate import held_out
 from suites.complex_instr.sources import load_seed_pairs
 

@@ -18,7 +18,7 @@ def second_tokenizer(tmp_path_factory):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
-    from core.modeling import ASSETS_DIR, load_tokenizer
+    from core.model.loading import ASSETS_DIR, load_tokenizer
     from suites.longctx.haystack import builtin_prose
 
     tok = Tokenizer(models.BPE(unk_token="<unk>"))

@@ -48,7 +48,7 @@ def test_partial_recall_and_f1():
 
 
 def test_grid_cells_files_and_heatmap(tmp_path, tiny_tokenizer):
-    from core.modeling import load_model
+    from core.model.loading import load_model
 
     factory = SampleFactory(tiny_tokenizer, "noise")
     records = lc_eval.grid_records(factory, [128, 256], [0.0, 1.0], 2, seed=0)
@@ -72,10 +72,10 @@ def test_grid_cells_files_and_heatmap(tmp_path, tiny_tokenizer):
 
 
 def test_eval_cli_compares_two_models(tmp_path, capsys):
-    from core.modeling import load_model
+    from core.model.loading import load_model
 
     load_model("tiny", seed=5).save_pretrained(tmp_path / "m")
-    from core.modeling import load_tokenizer
+    from core.model.loading import load_tokenizer
 
     load_tokenizer("tiny").save_pretrained(tmp_path / "m")
     out = tmp_path / "eval"
@@ -87,14 +87,14 @@ def test_eval_cli_compares_two_models(tmp_path, capsys):
 
 
 def test_eval_cli_scores_a_record_file(tmp_path, tiny_tokenizer):
-    from core.records import write_records
+    from core.data.records import write_records
     from suites.longctx import generate as gen
 
     factory = SampleFactory(tiny_tokenizer, "noise")
     data = tmp_path / "eval.jsonl"
     write_records(data, gen.generate(factory, 4, 0, "en", ["passkey", "counting"], [200]))
     replies = tmp_path / "replies.jsonl"
-    from core.records import read_records
+    from core.data.records import read_records
 
     rows = read_records(data)
     replies.write_text("".join(json.dumps({"reply": r["messages"][-1]["content"]}) + "\n" for r in rows))

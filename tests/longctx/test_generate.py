@@ -7,9 +7,9 @@ import re
 import pytest
 from scipy.stats import kstest
 
-from core.generation import prompt_ids
-from core.records import read_records, validate_record
-from core.synth import GenerationReport, Rejected, sample_rng
+from core.data.records import read_records, validate_record
+from core.model.generation import prompt_ids
+from core.synth.generator import GenerationReport, Rejected, sample_rng
 from suites.longctx import generate as gen
 from suites.longctx.qa import read_qa
 from suites.longctx.tasks import SYNTHETIC_TASKS, SampleFactory, TaskOptions
@@ -56,7 +56,7 @@ def solve(record: dict) -> list[str]:
 
 
 def build_one(factory, task, length, lang, seed=7) -> dict:
-    """One record, redrawn on a rejection the way core.synth.generate_records does."""
+    """One record, redrawn on a rejection the way core.synth.generator.generate_records does."""
     for attempt in range(20):
         try:
             return factory.build(sample_rng(seed, length, f"{task}{lang}{attempt}"), task, length, lang)

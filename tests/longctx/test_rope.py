@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from core.modeling import load_model, rope_base
+from core.model.loading import load_model, rope_base
 from suites.longctx import rope
 
 

@@ -7,8 +7,8 @@ import pytest
 import torch
 import yaml
 
-from core.modeling import load_model, rope_base
-from core.records import read_records
+from core.data.records import read_records
+from core.model.loading import load_model, rope_base
 from suites.longctx import train
 
 

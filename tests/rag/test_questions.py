@@ -5,7 +5,7 @@ from collections import Counter
 
 import pytest
 
-from core.records import validate_record
+from core.data.records import validate_record
 from suites.rag.corpus import CorpusError
 from suites.rag.eval import score_reply
 from suites.rag.generate import RagDataConfig, RagGenerator, held_out, main, parse_shares
@@ -164,7 +164,7 @@ def test_teacher_questions_are_checked_against_the_passage(user_files):
 
 def test_a_teacher_that_writes_nothing_usable_is_an_error(user_files):
     """The embedded tiny model (random weights) as a real teacher: every reply is rejected and counted."""
-    from core.teacher import load_teacher
+    from core.synth.teacher import load_teacher
 
     _, _, index, _ = user_files
     teacher = load_teacher("hf:tiny", progress=False)

@@ -5,7 +5,7 @@ from collections import Counter, defaultdict
 import pytest
 from scipy.stats import chisquare
 
-from core.records import validate_record
+from core.data.records import validate_record
 from suites.rag.eval import mentions, score_reply
 from suites.rag.generate import RagDataConfig, RagGenerator, main, parse_shares
 from suites.rag.scenarios import DEFAULT_SHARES, ScenarioConfig

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from core.records import read_records
+from core.data.records import read_records
 from suites.rag.train import default_config, main
 
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from core.records import read_records
+from core.data.records import read_records
 from suites.rag import templates as T
 from suites.rag.eval import score_reply
 from suites.rag.generate import main

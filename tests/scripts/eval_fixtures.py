@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from core.records import write_records
+from core.data.records import write_records
 
 QUIZ = [("What is 2+3?", "5"), ("What is 4+4?", "8"), ("2加7等于几？", "9"), ("What is 1+0?", "1"),
         ("What is 3+3?", "6"), ("6加1等于几？", "7")]
@@ -55,8 +55,8 @@ def train_briefly(records: list[dict], out_dir: str, steps: int = 40, lr: float 
     """The tiny model after a few full-batch AdamW steps on `records` (assistant tokens), saved to out_dir."""
     import torch
 
-    from core.chat import render_record
-    from core.modeling import load_model, load_tokenizer
+    from core.data.chat import render_record
+    from core.model.loading import load_model, load_tokenizer
 
     tokenizer, model = load_tokenizer("tiny"), load_model("tiny", seed=seed)
     rendered = [render_record(r, tokenizer) for r in records]

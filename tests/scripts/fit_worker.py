@@ -1,4 +1,4 @@
-"""Run core.trainer.fit from a JSON spec (under torchrun) and write rank 0's results.
+"""Run core.train.loop.fit from a JSON spec (under torchrun) and write rank 0's results.
 
 Optional: "logits_probe": token ids whose logits (gathered under ZeRO-3) are recorded from the in-memory
 model after training."""
@@ -9,8 +9,8 @@ import sys
 import torch
 import torch.distributed as dist
 
-from core.config import TrainConfig, apply_tree
-from core.trainer import fit
+from core.train.config import TrainConfig, apply_tree
+from core.train.loop import fit
 
 
 def main(spec_path: str) -> None:

@@ -1,4 +1,4 @@
-"""A small OpenAI-compatible chat server on 127.0.0.1, answering with a local model through core.generation.
+"""A small OpenAI-compatible chat server on 127.0.0.1, answering with a local model through core.model.generation.
 
 Used by the teacher tests, and runnable for demos: ``python tests/scripts/openai_server.py --port 8000``.
 Failures can be injected: the first ``fail_first`` requests get ``fail_status`` (with a Retry-After header
@@ -13,7 +13,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from core.generation import generate_replies, prompt_ids
+from core.model.generation import generate_replies, prompt_ids
 
 
 def from_openai_messages(messages: list[dict]) -> list[dict]:
@@ -151,7 +151,7 @@ class TinyOpenAIServer:
 
 
 def main() -> None:
-    from core.modeling import load_model, load_tokenizer
+    from core.model.loading import load_model, load_tokenizer
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="tiny", help="'tiny' or a local HF checkpoint")

@@ -1,0 +1,29 @@
+"""The data section of the training config: which files, how they are mixed, masked, packed and cached.
+
+It lives with the data wing so the trainer's data sources read it without importing the train wing;
+`core.train.config` puts it into the full TrainConfig tree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+
+@dataclass
+class DataConfig:
+    paths: list[str] = field(default_factory=list)  # record JSONL files or HF datasets saved with save_to_disk
+    mixing: Literal["concat", "weights", "upsample"] = "concat"
+    source_factors: list[float] = field(default_factory=list)  # shares (weights) or factors (upsample), one per path
+    task_upsample: dict[str, float] = field(default_factory=dict)  # task_type (or its first level) -> factor
+    mask: Literal["all", "last", "prompt"] = "all"
+    max_len: int = 2048
+    packing: bool = True
+    shuffle: bool = True  # false keeps the file order (curricula); epochs after the first are still shuffled
+    truncation: Literal["truncate", "drop"] = "truncate"
+    eval_paths: list[str] = field(default_factory=list)
+    eval_split: float = 0.0  # held-out fraction of the training records
+    lenient: bool = False  # skip invalid lines (counted) instead of failing
+    extra_roles: list[str] = field(default_factory=list)
+    num_proc: int = 1
+    cache_dir: str = ".cache/sft-suites/tokenized"

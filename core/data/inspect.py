@@ -1,0 +1,106 @@
+"""python -m core.data.inspect data.jsonl [--tokenizer PATH] [--mask all|last|prompt] [--show N] [--extra-roles R,...]
+
+Prints samples with the trained spans marked, then per-task_type counts, token-length percentiles and
+the share of trained tokens: what a practitioner checks before spending GPU hours on a file. Samples the
+template cannot render are counted by reason and named by file:line; the exit status is 1 if there are any."""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter, defaultdict
+
+import numpy as np
+
+from core.data.chat import IGNORE_INDEX, MASK_MODES, RenderedSample, RenderError, render_record
+from core.data.records import ReadStats, RecordError, iter_records
+from core.model.loading import TINY, load_tokenizer
+
+TRAIN_OPEN, TRAIN_CLOSE = "\x1b[1;32m[[", "]]\x1b[0m"
+MAX_LISTED_FAILURES = 10
+
+
+def mark_trained(sample: RenderedSample, tokenizer, open_mark: str = "[[", close_mark: str = "]]") -> str:
+    """The rendered text with every trained run of tokens wrapped in markers."""
+    out, run, trained = [], [], None
+    for token, label in zip(sample.input_ids, sample.labels):
+        is_trained = label != IGNORE_INDEX
+        if is_trained != trained and run:
+            text = tokenizer.decode(run)
+            out.append(f"{open_mark}{text}{close_mark}" if trained else text)
+            run = []
+        trained = is_trained
+        run.append(token)
+    if run:
+        text = tokenizer.decode(run)
+        out.append(f"{open_mark}{text}{close_mark}" if trained else text)
+    return "".join(out)
+
+
+def length_table(samples: list[RenderedSample]) -> str:
+    by_type: dict[str, list[RenderedSample]] = defaultdict(list)
+    for s in samples:
+        by_type[s.task_type].append(s)
+    header = f"{'task_type':<28}{'count':>7}{'p50':>8}{'p90':>8}{'p99':>8}{'max':>8}{'trained':>9}"
+    lines = [header, "-" * len(header)]
+    for task_type in sorted(by_type) + ["ALL"]:
+        group = samples if task_type == "ALL" else by_type[task_type]
+        lengths = np.array([len(s) for s in group])
+        trained = sum(s.num_trained for s in group) / max(int(lengths.sum()), 1)
+        p50, p90, p99 = (int(np.percentile(lengths, q)) for q in (50, 90, 99))
+        lines.append(f"{task_type:<28}{len(group):>7}{p50:>8}{p90:>8}{p99:>8}{int(lengths.max()):>8}{trained:>9.1%}")
+    return "\n".join(lines)
+
+
+def failure_report(failures: list[RenderError]) -> str:
+    """A count by reason, then the first MAX_LISTED_FAILURES messages (each names its file:line)."""
+    reasons = Counter(e.reason for e in failures)
+    parts = ", ".join(f"{reason}: {n}" for reason, n in sorted(reasons.items()))
+    noun = "sample" if len(failures) == 1 else "samples"
+    lines = [f"{len(failures)} {noun} failed to render ({parts})"]
+    lines += [f"  {e}" for e in failures[:MAX_LISTED_FAILURES]]
+    if len(failures) > MAX_LISTED_FAILURES:
+        lines.append(f"  ... and {len(failures) - MAX_LISTED_FAILURES} more")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m core.data.inspect", description=__doc__.split("\n\n")[1])
+    parser.add_argument("data", help="record JSONL file")
+    parser.add_argument("--tokenizer", default=TINY, help="tokenizer path (default: the embedded tiny one)")
+    parser.add_argument("--mask", choices=MASK_MODES, default="all")
+    parser.add_argument("--show", type=int, default=1, help="how many samples to print with trained spans marked")
+    parser.add_argument("--lenient", action="store_true", help="skip invalid lines (counted) instead of failing")
+    parser.add_argument("--extra-roles", default="", metavar="ROLE[,ROLE...]",
+                        help="custom roles the file uses besides system/user/assistant/tool, e.g. background,narration")
+    parser.add_argument("--no-color", action="store_true")
+    args = parser.parse_args(argv)
+
+    tokenizer = load_tokenizer(args.tokenizer)
+    stats = ReadStats()
+    extra_roles = [role for role in args.extra_roles.split(",") if role]
+    samples: list[RenderedSample] = []
+    failures: list[RenderError] = []
+    records = iter_records(args.data, lenient=args.lenient, extra_roles=extra_roles, stats=stats, with_lines=True)
+    try:
+        for line, record in records:
+            try:
+                samples.append(render_record(record, tokenizer, mask=args.mask, sample_id=f"{args.data}:{line}"))
+            except RenderError as e:
+                failures.append(e)
+    except RecordError as e:
+        hint = "declare custom roles with --extra-roles" if e.reason == "unknown_role" else "--lenient skips invalid lines"
+        parser.exit(2, f"{parser.prog}: error: {e} ({hint})\n")
+    marks = ("[[", "]]") if args.no_color else (TRAIN_OPEN, TRAIN_CLOSE)
+    for sample in samples[: args.show]:
+        print(f"=== {sample.sample_id} ({sample.task_type}), {len(sample)} tokens, {sample.num_trained} trained ===")
+        print(mark_trained(sample, tokenizer, *marks))
+    print(stats.summary())
+    if failures:
+        print(failure_report(failures))
+    if samples:
+        print(length_table(samples))
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

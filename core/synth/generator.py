@@ -1,0 +1,143 @@
+"""Shared machinery for the suites' data generators: per-sample seeding, sharding, share
+allocation, and the generation report.
+
+Sample ``i`` of a run with seed ``s`` is built from its own RNG seeded by ``(s, i)`` alone, so a
+run split into shards writes exactly the bytes of the unsharded run, concatenated in shard order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import random
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from tqdm import tqdm
+
+from core.data.records import validate_record
+
+
+def sample_rng(seed: int, index: int, salt: str = "") -> random.Random:
+    """An RNG that depends only on (seed, index, salt): stable across Python versions and shards."""
+    digest = hashlib.sha256(f"{seed}:{index}:{salt}".encode()).digest()
+    return random.Random(int.from_bytes(digest[:8], "big"))
+
+
+def shard_range(n: int, shard: int, num_shards: int) -> range:
+    """Contiguous block of sample indices for one shard; concatenating shards 0..k-1 gives range(n)."""
+    if not 0 <= shard < num_shards:
+        raise ValueError(f"--shard must be in [0, {num_shards}), got {shard}")
+    per = math.ceil(n / num_shards)
+    return range(min(n, shard * per), min(n, (shard + 1) * per))
+
+
+def allocate_shares(n: int, shares: Mapping[str, float]) -> list[str]:
+    """Deterministic list of n labels whose counts match `shares` within rounding (largest remainder),
+    interleaved so any prefix is close to the requested mix."""
+    total = sum(shares.values())
+    if total <= 0 or any(v < 0 for v in shares.values()):
+        raise ValueError(f"shares must be non-negative with a positive sum, got {dict(shares)}")
+    exact = {k: n * v / total for k, v in shares.items()}
+    counts = {k: int(math.floor(x)) for k, x in exact.items()}
+    leftover = n - sum(counts.values())
+    for k in sorted(exact, key=lambda k: (-(exact[k] - counts[k]), k))[:leftover]:
+        counts[k] += 1
+    # Interleave: position j gets the label whose (emitted + 0.5) / count is smallest.
+    labels, emitted = [], Counter()
+    for _ in range(n):
+        k = min((k for k in counts if emitted[k] < counts[k]), key=lambda k: ((emitted[k] + 0.5) / counts[k], k))
+        labels.append(k)
+        emitted[k] += 1
+    return labels
+
+
+@dataclass
+class GenerationReport:
+    """Counts by task_type and rejection reason, plus answer diversity."""
+
+    written: Counter = field(default_factory=Counter)
+    rejected: Counter = field(default_factory=Counter)
+    answers: Counter = field(default_factory=Counter)
+    extra: dict = field(default_factory=dict)
+
+    def add(self, record: dict) -> None:
+        self.written[record["task_type"]] += 1
+        final = record["messages"][-1]
+        self.answers[final.get("content") or json.dumps(final.get("tool_calls"), sort_keys=True)] += 1
+
+    def reject(self, reason: str) -> None:
+        self.rejected[reason] += 1
+
+    def as_dict(self) -> dict:
+        n = sum(self.written.values())
+        return {
+            "written": n,
+            "by_task_type": dict(sorted(self.written.items())),
+            "rejected": dict(sorted(self.rejected.items())),
+            "distinct_final_answers": len(self.answers),
+            "distinct_answer_ratio": round(len(self.answers) / n, 4) if n else 0.0,
+            **self.extra,
+        }
+
+    def format(self) -> str:
+        d = self.as_dict()
+        lines = [f"wrote {d['written']} samples; distinct final answers {d['distinct_final_answers']} "
+                 f"({d['distinct_answer_ratio']:.1%})"]
+        lines += [f"  {k:<28} {v:>7}" for k, v in d["by_task_type"].items()]
+        if d["rejected"]:
+            lines.append("rejected before writing:")
+            lines += [f"  {k:<28} {v:>7}" for k, v in d["rejected"].items()]
+        return "\n".join(lines)
+
+
+class Rejected(Exception):
+    """Raised by a sample builder to reject a candidate; `reason` is counted in the report."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def generate_records(
+    build: Callable[[random.Random, int], dict],
+    indices: Iterable[int],
+    seed: int,
+    report: GenerationReport | None = None,
+    max_attempts: int = 20,
+    desc: str = "generate",
+) -> list[dict]:
+    """Build one record per index. A builder may raise Rejected; the index is then retried with a
+    fresh, still deterministic RNG (attempt number in the salt) and the reason is counted."""
+    report = report if report is not None else GenerationReport()
+    out = []
+    indices = list(indices)
+    for i in tqdm(indices, desc=desc, disable=len(indices) < 2000, leave=False):
+        for attempt in range(max_attempts):
+            try:
+                record = build(sample_rng(seed, i, salt=str(attempt) if attempt else ""), i)
+            except Rejected as e:
+                report.reject(e.reason)
+                continue
+            validate_record(record)
+            report.add(record)
+            out.append(record)
+            break
+        else:
+            raise RuntimeError(f"sample {i}: rejected {max_attempts} times in a row; see report {report.rejected}")
+    return out
+
+
+def add_generation_args(parser: argparse.ArgumentParser, default_n: int = 1000) -> None:
+    parser.add_argument("--n", type=int, default=default_n, help="number of samples (all shards together)")
+    parser.add_argument("--out", required=True, help="output JSONL file")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--lang", choices=["en", "zh", "mix"], default="en",
+                        help="phrasing language; mix draws en or zh per sample")
+    parser.add_argument("--shard", type=int, default=0, help="this shard's index (0-based)")
+    parser.add_argument("--num-shards", type=int, default=1)
+    parser.add_argument("--report", default=None, help="write the generation report as JSON here")
+

@@ -1,0 +1,3 @@
+from core.train.cli import main
+
+main()

@@ -1,0 +1,248 @@
+"""THE training loop. `fit(cfg)` reads top to bottom: set up, then for every optimizer step: plan the
+global batch, run this rank's micro-steps, log, evaluate, checkpoint; then save the model.
+
+Suites plug in through `prepare_model` (e.g. raise the RoPE base) and through the data they generate;
+they never change this control flow.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from core.data.chat import RenderedSample
+from core.data.packing import PackReport, pack_samples
+from core.data.sources import BatchPlan, load_source, mix, split_eval
+from core.model import sequence_parallel
+from core.model.attention import enable_packed_attention
+from core.model.loading import add_special_tokens, load_model, load_tokenizer, set_rope_base
+from core.train import config as config_lib
+from core.train import engine as engine_lib
+from core.train.batching import StepPlan, build_micro_batch, forward_token_losses, plan_step
+from core.train.config import TrainConfig
+from core.train.loss import channel_sums, weighted_loss
+from core.train.metrics import MetricsLogger, channel_losses
+
+
+class TrainingError(RuntimeError):
+    pass
+
+
+@dataclass
+class FitResult:
+    out: str
+    model_dir: str
+    steps: int
+    history: list[dict]
+    seconds: float  # the whole call
+    train_seconds: float = 0.0  # the step loop alone
+    engine: object = None  # the DeepSpeed engine, for callers that inspect the in-memory model
+
+
+FREEZE_KEEP = {"embeddings": ("embed_tokens", "lm_head", "wte", "wpe"), "attention": ("self_attn", "attn."),
+               "mlp": ("mlp",)}
+
+
+def prepare_model(cfg: TrainConfig, tokenizer, extra: Callable | None = None):
+    dtype = torch.bfloat16 if cfg.model.dtype == "bf16" else torch.float32
+    attention = "sft_packed" if cfg.model.attention == "packed" else cfg.model.attention
+    model = load_model(cfg.model.path, dtype=dtype, attn_implementation=attention, seed=cfg.model.init_seed,
+                       trust_remote_code=cfg.model.trust_remote_code)
+    if cfg.model.attention == "packed":
+        enable_packed_attention(model)
+    first_new_id = len(tokenizer)
+    if cfg.model.special_tokens:
+        add_special_tokens(model, tokenizer, cfg.model.special_tokens)
+    if cfg.model.rope_theta:
+        set_rope_base(model, cfg.model.rope_theta)
+    if extra is not None:
+        extra(model, tokenizer, cfg)
+    if cfg.freeze != "none":
+        keep = FREEZE_KEEP[cfg.freeze]
+        for name, p in model.named_parameters():
+            p.requires_grad_(any(k in name for k in keep))
+    if cfg.model.gradient_checkpointing:
+        if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5.x renamed it
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    if cfg.lora.enabled:
+        from peft import LoraConfig, get_peft_model
+
+        # Tokens added here (by the config or a suite's prepare) have no trained embedding: their rows train
+        # with the adapter and are saved in it, or the adapter would be useless on any base model.
+        new_ids = list(range(first_new_id, len(tokenizer)))
+        model = get_peft_model(model, LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
+                                                 target_modules=cfg.lora.target_modules, task_type="CAUSAL_LM",
+                                                 trainable_token_indices=new_ids or None))
+    model.config.use_cache = False
+    return model
+
+
+def load_data(cfg: TrainConfig, tokenizer, info: engine_lib.DistInfo) -> tuple[list[RenderedSample], list[RenderedSample], list[str]]:
+    """Rank 0 renders (and caches); the others then read the cache."""
+    def read_all(progress: bool):
+        sources = [load_source(p, tokenizer, cfg.data, progress) for p in cfg.data.paths]
+        evals = [load_source(p, tokenizer, cfg.data, progress) for p in cfg.data.eval_paths]
+        return sources, evals
+
+    if not info.is_main:
+        dist.barrier()
+    sources, evals = read_all(info.is_main and cfg.progress)
+    if info.is_main:
+        for s in sources + evals:
+            print(f"[data] {s.path}: {s.stats.summary()}")
+        dist.barrier()
+    train = mix([s.samples for s in sources], cfg.data, cfg.seed)
+    train, held_out = split_eval(train, cfg.data.eval_split, cfg.seed)
+    held_out += [x for s in evals for x in s.samples]
+    channels = sorted({s.task_type for s in train + held_out})
+    return train, held_out, channels
+
+
+def reduce_sum(values: list[torch.Tensor]) -> list[torch.Tensor]:
+    flat = torch.cat([v.double().flatten() for v in values])
+    dist.all_reduce(flat)
+    out, i = [], 0
+    for v in values:
+        out.append(flat[i : i + v.numel()].view_as(v))
+        i += v.numel()
+    return out
+
+
+@torch.no_grad()
+def evaluate_loss(model, rows_plan: StepPlan, cfg: TrainConfig, channel_index: dict, pad_id: int,
+                  dp_rank: int, sp_rank: int, sp_group, device) -> dict:
+    model.eval()
+    n = len(channel_index)
+    sums, counts = torch.zeros(n, dtype=torch.float64, device=device), torch.zeros(n, dtype=torch.float64, device=device)
+    context = sequence_parallel.sequence_parallel_group(sp_group) if sp_group is not None else nullcontext()
+    with context:
+        for rows in rows_plan.slots[dp_rank]:
+            batch = build_micro_batch(rows, rows_plan, channel_index, "token", pad_id, sp_rank, cfg.engine.sp_size, device)
+            losses = forward_token_losses(model, batch, cfg.loss_chunk_size)
+            s, c = channel_sums(losses, batch.trained, batch.channels, n)
+            sums += s
+            counts += c
+    sums, counts = reduce_sum([sums, counts])
+    model.train()
+    channels = sorted(channel_index, key=channel_index.get)
+    return {"eval_loss": float(sums.sum() / counts.sum().clamp(min=1)),
+            **channel_losses(sums.cpu(), counts.cpu(), channels, prefix="eval_loss")}
+
+
+def fit(cfg: TrainConfig, prepare: Callable | None = None) -> FitResult:
+    """Train `cfg`; `prepare(model, tokenizer, cfg)` lets a suite adapt the model before the engine wraps it."""
+    started = time.time()
+    info = engine_lib.init_distributed()
+    config_lib.validate(cfg, info.world)
+    config_lib.check_paths_exist(cfg)
+    sp_size = cfg.engine.sp_size
+    dp_size, dp_rank, sp_rank = info.world // sp_size, info.rank // sp_size, info.rank % sp_size
+    sp_group = sequence_parallel.new_groups(sp_size)[0] if sp_size > 1 else None
+    device = engine_lib.device()
+    torch.manual_seed(cfg.seed)
+    random.seed(cfg.seed)
+    if info.is_main:
+        os.makedirs(cfg.out, exist_ok=True)
+        config_lib.save(cfg, os.path.join(cfg.out, "config.yaml"))
+
+    # Model and data.
+    tokenizer = load_tokenizer(cfg.model.path, trust_remote_code=cfg.model.trust_remote_code)
+    model = prepare_model(cfg, tokenizer, prepare)
+    train, held_out, channels = load_data(cfg, tokenizer, info)
+    channel_index = {name: i for i, name in enumerate(channels)}
+    plan = BatchPlan(len(train), cfg.global_batch_size(info.world), cfg.epochs, cfg.max_steps, cfg.seed,
+                     cfg.data.shuffle)
+    if held_out:
+        eval_rows, eval_report = pack_samples(held_out, cfg.data.max_len, cfg.data.truncation)
+        eval_plan = StepPlan([[[r] for r in eval_rows[k::dp_size]] for k in range(dp_size)], held_out, [], 0, 0, eval_report)
+    engine = engine_lib.build_engine(model, cfg, plan.total_steps, info.world)
+    grad_scale = engine.dp_world_size  # DeepSpeed averages gradients over ranks; our losses already hold the global denominators
+
+    # Resume.
+    start_step = 0
+    if cfg.resume and (path := engine_lib.latest_checkpoint(cfg.out)):
+        state = engine_lib.load_checkpoint(engine, path)
+        start_step = state["step"]
+        engine_lib.set_rng_states(state["rng"][info.rank % len(state["rng"])])
+        if info.is_main:
+            print(f"[resume] from {path} at step {start_step}")
+    elif cfg.resume and info.is_main:
+        print(f"[resume] no checkpoint in {engine_lib.checkpoint_dir(cfg.out)}: starting from step 0")
+    logger = MetricsLogger(cfg.out, info.is_main, resume_step=start_step)
+    bar = tqdm(total=plan.total_steps, initial=start_step, desc="train", disable=not (info.is_main and cfg.progress),
+               dynamic_ncols=True)
+    pack_report = PackReport()
+    sp_context = sequence_parallel.sequence_parallel_group(sp_group) if sp_group is not None else nullcontext()
+
+    loop_start = time.time()
+    for step in range(start_step, plan.total_steps):
+        step_start = time.time()
+        step_plan = plan_step([train[i] for i in plan.batch(step)], cfg.data.max_len, cfg.data.packing,
+                              cfg.data.truncation, dp_size, cfg.gradient_accumulation)
+        pack_report.merge(step_plan.report)
+        loss_sum = torch.zeros(1, dtype=torch.float64, device=device)
+        sums = torch.zeros(len(channels), dtype=torch.float64, device=device)
+        counts = torch.zeros_like(sums)
+        grad_norm = None
+        for rows in step_plan.slots[dp_rank]:
+            batch = build_micro_batch(rows, step_plan, channel_index, cfg.loss_reduction, tokenizer.pad_token_id,
+                                      sp_rank, sp_size, device)
+            with sp_context:
+                engine_lib.begin_forward(engine)
+                losses = forward_token_losses(engine.module, batch, cfg.loss_chunk_size)
+                loss = weighted_loss(losses, batch.weights)
+                bad = torch.tensor([0.0 if torch.isfinite(loss) else 1.0], device=device)
+                dist.all_reduce(bad)
+                if bad.item():
+                    raise TrainingError(f"step {step + 1}: loss is {loss.item()} on rank {info.rank}; "
+                                        f"samples in this micro-batch: {batch.sample_ids}")
+                engine.backward(loss * grad_scale, scale_wrt_gas=False)
+            grad_norm = engine_lib.unclipped_grad_norm(engine) or grad_norm
+            engine.step()
+            loss_sum += loss.detach().double()
+            s, c = channel_sums(losses, batch.trained, batch.channels, len(channels))
+            sums += s
+            counts += c
+
+        # Log: the loss of the whole global batch, exact, and its split by task_type.
+        loss_sum, sums, counts = reduce_sum([loss_sum, sums, counts])
+        done = step + 1
+        if done % cfg.log_every == 0 or done == plan.total_steps:
+            tokens = sum(len(r) for slot in step_plan.slots for rows in slot for r in rows)
+            metrics = {"loss": float(loss_sum.item()), "lr": engine.get_lr()[0], "epoch": plan.epoch_of(done),
+                       "tokens_per_s": tokens / max(time.time() - step_start, 1e-9),
+                       "fill_rate": step_plan.report.fill_rate,
+                       **channel_losses(sums.cpu(), counts.cpu(), channels)}
+            grad_norm = engine.get_global_grad_norm() if grad_norm is None else grad_norm
+            if grad_norm is not None:
+                metrics["grad_norm"] = float(grad_norm)
+            logger.log(done, metrics)
+            bar.set_postfix(loss=f"{metrics['loss']:.4f}", lr=f"{metrics['lr']:.2e}",
+                            tok_s=f"{metrics['tokens_per_s']:.0f}")
+        if held_out and cfg.eval_every and (done % cfg.eval_every == 0 or done == plan.total_steps):
+            logger.log(done, evaluate_loss(engine.module, eval_plan, cfg, channel_index, tokenizer.pad_token_id,
+                                           dp_rank, sp_rank, sp_group, device))
+        if cfg.save_every and (done % cfg.save_every == 0 or done == plan.total_steps):
+            engine_lib.save_checkpoint(engine, cfg.out, done, {"step": done, "rng": engine_lib.gather_rng_states()},
+                                       cfg.keep_checkpoints, info)
+        bar.update(1)
+    bar.close()
+    train_seconds = time.time() - loop_start
+
+    model_dir = os.path.join(cfg.out, "final")
+    engine_lib.save_hf_model(engine, tokenizer, model_dir, info, cfg.lora.save_merged)
+    logger.close(os.path.join(cfg.out, "loss_by_task_type.png"))
+    if info.is_main:
+        print(f"[pack] {pack_report.format()}")
+        print(f"[done] {plan.total_steps - start_step} steps in {time.time() - started:.1f}s; model saved to {model_dir}")
+    return FitResult(cfg.out, model_dir, plan.total_steps, logger.history, time.time() - started, train_seconds, engine)
