@@ -20,6 +20,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.data.tool_schema import argument_errors, declared_tools, schema_problem
+
 STANDARD_ROLES = ("system", "user", "assistant", "tool")
 RECORD_KEYS = {"messages", "tools", "task_type", "meta", "id"}
 MESSAGE_KEYS = {"role", "content", "train", "tool_calls", "name", "tool_call_id"}
@@ -88,6 +90,25 @@ def _validate_tool(tool: Any, field: str) -> None:
         raise SchemaError(f"{field}.function.name", "must be a non-empty string", "bad_tool")
     params = function.get("parameters", {"type": "object"})
     _expect(params, dict, f"{field}.function.parameters", "a JSON Schema object")
+    problem = schema_problem(params)
+    if problem:
+        raise SchemaError(f"{field}.function.parameters{problem[0]}", f"not a valid JSON Schema: {problem[1]}",
+                          "invalid_tool_schema")
+
+
+def _check_call_against_tools(call: dict, tools: dict[str, dict], field: str) -> None:
+    """The call names a declared tool and its arguments satisfy that tool's parameters schema."""
+    name = call["function"]["name"]
+    if name not in tools:
+        declared = ", ".join(tools) or "no tools"
+        raise SchemaError(f"{field}.function.name", f'calls "{name}", which the tools of the record do not declare '
+                          f"(declared: {declared})", "undeclared_tool")
+    errors = argument_errors(tools[name], call["function"]["arguments"])
+    if errors:
+        path, message = errors[0]
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise SchemaError(f"{field}.function.arguments{path}", f"violates the {name} schema: {message}{more}",
+                          "arguments_violate_schema")
 
 
 def validate_record(record: Any, extra_roles: Iterable[str] = ()) -> None:
@@ -118,6 +139,7 @@ def validate_record(record: Any, extra_roles: Iterable[str] = ()) -> None:
         for j, tool in enumerate(record["tools"]):
             _validate_tool(tool, f"tools[{j}]")
 
+    tools = declared_tools(record.get("tools"))
     open_calls = 0
     has_assistant = False
     for i, msg in enumerate(messages):
@@ -145,6 +167,7 @@ def validate_record(record: Any, extra_roles: Iterable[str] = ()) -> None:
             _expect(calls, list, f"{where}.tool_calls", "an array")
             for j, call in enumerate(calls):
                 _validate_tool_call(call, f"{where}.tool_calls[{j}]")
+                _check_call_against_tools(call, tools, f"{where}.tool_calls[{j}]")
             open_calls = len(calls)
         if role == "tool":
             if open_calls == 0:
@@ -227,8 +250,9 @@ def read_records(path: str | os.PathLike, lenient: bool = False, extra_roles: It
 
 
 def dumps_record(record: dict) -> str:
-    """One deterministic JSON line: sorted keys, UTF-8 kept readable, no trailing spaces."""
-    return json.dumps(record, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
+    """One deterministic JSON line: keys in insertion order (a tool call's arguments and a tool schema's
+    properties keep the order they were written in; the model learns that order), UTF-8 kept readable."""
+    return json.dumps(record, ensure_ascii=False, separators=(", ", ": "))
 
 
 def write_records(path: str | os.PathLike, records: Iterable[dict], validate: bool = True,

@@ -12,10 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 import random
-from functools import lru_cache
 
-from jsonschema import Draft202012Validator, FormatChecker
-
+from core.data.tool_schema import validator_for
 from suites.agent.schema import Tool
 
 
@@ -130,13 +128,6 @@ def sample_arguments(tool: Tool, rng: random.Random) -> dict:
     return sample_object(tool.parameters, rng, where=f"{tool.name}.arguments")
 
 
-@lru_cache(maxsize=256)
-def _validator(schema_json: str) -> Draft202012Validator:
-    import json
-
-    return Draft202012Validator(json.loads(schema_json), format_checker=FormatChecker())
-
-
 def undeclared_arguments(tool: Tool, arguments: dict) -> list[str]:
     """Arguments the schema's `properties` do not declare, in the order given."""
     return [name for name in arguments if name not in tool.properties]
@@ -144,8 +135,5 @@ def undeclared_arguments(tool: Tool, arguments: dict) -> list[str]:
 
 def validation_errors(tool: Tool, arguments: dict) -> list[str]:
     """Every way `arguments` violates the tool's schema, as "path: message" strings (empty when valid)."""
-    import json
-
-    validator = _validator(json.dumps(tool.parameters, sort_keys=True))
-    errors = sorted(validator.iter_errors(arguments), key=lambda e: list(map(str, e.absolute_path)))
+    errors = sorted(validator_for(tool.parameters).iter_errors(arguments), key=lambda e: list(map(str, e.absolute_path)))
     return [f"{tool.name}.{'.'.join(map(str, e.absolute_path)) or 'arguments'}: {e.message}" for e in errors]

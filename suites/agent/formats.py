@@ -62,11 +62,11 @@ def result_line(name: str, content: str) -> str:
         value = json.loads(content)
     except (json.JSONDecodeError, TypeError):
         value = content
-    return RESULT_TOKEN + json.dumps({"name": name, "content": value}, ensure_ascii=False, sort_keys=True)
+    return RESULT_TOKEN + json.dumps({"name": name, "content": value}, ensure_ascii=False)
 
 
 def tools_preamble(tools: list[dict]) -> str:
-    lines = [json.dumps(t.get("function", t), ensure_ascii=False, sort_keys=True) for t in tools]
+    lines = [json.dumps(t.get("function", t), ensure_ascii=False) for t in tools]
     return "\n".join([TOOLS_TOKEN, *lines, FALLBACK_INSTRUCTION])
 
 

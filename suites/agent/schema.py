@@ -19,8 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError as JsonSchemaError
+from core.data.tool_schema import schema_problem
 
 
 class ToolError(Exception):
@@ -68,11 +67,9 @@ def check_parameters(parameters: Any, where: str) -> dict:
     """The parameters must be a valid JSON Schema of type object; errors name the exact field."""
     if not isinstance(parameters, dict):
         raise ToolSpecError(f"{where}: expected a JSON Schema object, got {type(parameters).__name__}")
-    try:
-        Draft202012Validator.check_schema(parameters)
-    except JsonSchemaError as e:
-        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e.path)
-        raise ToolSpecError(f"{where}{path}: {e.message}") from None
+    problem = schema_problem(parameters)
+    if problem:
+        raise ToolSpecError(f"{where}{problem[0]}: {problem[1]}")
     if parameters.get("type") != "object":
         raise ToolSpecError(f"{where}.type: must be \"object\", got {parameters.get('type')!r}")
     properties = parameters.get("properties", {})

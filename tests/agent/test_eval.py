@@ -108,7 +108,7 @@ def test_eval_converts_template_records_for_a_model_without_tool_support(tmp_pat
         unconverted = seen["tokenizer"].apply_chat_template(record["messages"][:-1], tools=record["tools"],
                                                             tokenize=False, add_generation_prompt=True)
         for tool in record["tools"]:  # every declaration reaches the model; without the conversion none does
-            declared = json.dumps(tool["function"], ensure_ascii=False, sort_keys=True)
+            declared = json.dumps(tool["function"], ensure_ascii=False)  # as declared, in its own key order
             assert "<|tools|>\n" in rendered and declared in rendered and declared not in unconverted
     assert aggregated["ALL"] == {**aggregated["ALL"], "n": 12, "correct": 1.0}
     saved = json.loads(out.read_text())
