@@ -24,8 +24,9 @@ def step_plan():
     return plan, {"sp/t0": 0, "sp/t1": 1}
 
 
-def full_gradients(rank: int = 0, size: int = 1, group=None) -> dict:
-    """Loss and every parameter gradient of the fixed packed micro-batch (this rank's slice when size > 1)."""
+def full_gradients(rank: int = 0, size: int = 1, group=None, only_trained: bool = True) -> dict:
+    """Loss and every parameter gradient of the fixed packed micro-batch (this rank's slice when size > 1);
+    only_trained=False scores every position (the reference the trained-positions-only loss must equal)."""
     plan, channels = step_plan()
     out = {}
     for reduction in ("token", "sample"):
@@ -33,7 +34,7 @@ def full_gradients(rank: int = 0, size: int = 1, group=None) -> dict:
         enable_packed_attention(model)
         batch = build_micro_batch(plan.slots[0][0], plan, channels, reduction, 0, rank, size)
         with sequence_parallel_group(group):
-            loss = weighted_loss(forward_token_losses(model, batch, chunk_size=16), batch.weights)
+            loss = weighted_loss(forward_token_losses(model, batch, chunk_size=16, only_trained=only_trained), batch.weights)
             loss.backward()
         out[reduction] = {"loss": loss.detach(), "grads": {n: p.grad.detach().clone() for n, p in model.named_parameters()}}
     return out

@@ -126,10 +126,12 @@ def build_micro_batch(rows: list[PackedRow], plan: StepPlan, channel_index: dict
     )
 
 
-def forward_token_losses(model, batch: MicroBatch, chunk_size: int) -> torch.Tensor:
-    """Per-token losses of a micro-batch: decoder -> chunked cross-entropy (logits never materialised for
-    the whole sequence)."""
+def forward_token_losses(model, batch: MicroBatch, chunk_size: int, only_trained: bool = True) -> torch.Tensor:
+    """Per-token losses [T_local] of a micro-batch: decoder -> output projection and cross-entropy over the
+    positions with a target only, in chunks (core.train.loss.token_losses; logits never exist for the whole
+    sequence, nor for any prompt token). Under sequence parallelism each rank scores the targets of its own
+    slice: labels were shifted before the row was split, so nothing crosses ranks."""
     hidden = model.get_decoder()(
         input_ids=batch.input_ids, position_ids=batch.position_ids, use_cache=False, **batch.attention_kwargs
     ).last_hidden_state
-    return token_losses(hidden[0], batch.targets, model.get_output_embeddings(), chunk_size)
+    return token_losses(hidden[0], batch.targets, model.get_output_embeddings(), chunk_size, only_trained)

@@ -1,4 +1,4 @@
-"""Chunked cross-entropy and exact loss reductions.
+"""Chunked cross-entropy over trained positions only, and exact loss reductions.
 
 The loss of a batch is ``sum_t w_t * ce_t`` with per-token weights whose denominators are counted over
 the whole global batch (all micro-batches of an accumulation window, all data-parallel ranks):
@@ -27,12 +27,29 @@ def _chunk_ce(hidden: torch.Tensor, targets: torch.Tensor, lm_head: torch.nn.Mod
 
 
 def token_losses(
-    hidden: torch.Tensor, targets: torch.Tensor, lm_head: torch.nn.Module, chunk_size: int = 2048
+    hidden: torch.Tensor, targets: torch.Tensor, lm_head: torch.nn.Module, chunk_size: int = 2048,
+    only_trained: bool = True,
 ) -> torch.Tensor:
     """Per-token cross-entropy (fp32, 0 where the target is ignored) for hidden [T, H] and targets [T].
 
-    Logits exist for one chunk at a time; each chunk is checkpointed, so backward recomputes its
-    logits instead of keeping full-vocabulary logits for the whole row alive."""
+    Only positions with a target reach the output projection (`only_trained`): the vocabulary matmul and the
+    cross-entropy cost scales with trained tokens, not with the row (a RAG or long-context prompt of thousands
+    of tokens with an answer of tens costs tens). Ignored positions contribute 0 and no gradient either way,
+    so losses and gradients equal the all-positions computation (`only_trained=False`, kept as the reference).
+    Logits exist for one chunk at a time; each chunk is checkpointed, so backward recomputes its logits instead
+    of keeping full-vocabulary logits alive."""
+    if not only_trained:
+        return _chunked_ce(hidden, targets, lm_head, chunk_size)
+    index = (targets != IGNORE_INDEX).nonzero().squeeze(1)
+    if index.numel() == 0:
+        # One ignored position (loss 0, gradient 0) keeps the output projection in the graph, so every rank's
+        # backward reaches the same parameters (DeepSpeed/DDP reduce them collectively).
+        index = torch.zeros(1, dtype=torch.long, device=targets.device)
+    picked = _chunked_ce(hidden.index_select(0, index), targets.index_select(0, index), lm_head, chunk_size)
+    return picked.new_zeros(targets.shape[0]).index_copy(0, index, picked)
+
+
+def _chunked_ce(hidden: torch.Tensor, targets: torch.Tensor, lm_head: torch.nn.Module, chunk_size: int) -> torch.Tensor:
     if chunk_size <= 0 or hidden.shape[0] <= chunk_size:
         return _chunk_ce(hidden, targets, lm_head)
     pieces = []

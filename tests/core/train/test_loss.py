@@ -1,3 +1,4 @@
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -70,3 +71,84 @@ def test_channel_sums():
     channel = torch.tensor([0, 1, 1, 1, 0])
     sums, counts = channel_sums(losses, trained, channel, 3)
     assert sums.tolist() == [6.0, 6.0, 0.0] and counts.tolist() == [2.0, 2.0, 0.0]
+
+
+# --- the output projection runs over trained positions only -------------------------------------------------
+
+
+def test_trained_positions_only_equals_all_positions_losses_and_gradients():
+    for chunk in (0, 7):
+        h, head, targets, _, _ = random_batch(seed=3)
+        weights = torch.rand(len(targets), generator=torch.Generator().manual_seed(1))
+        results = []
+        for only_trained in (True, False):
+            losses = token_losses(h, targets, head, chunk_size=chunk, only_trained=only_trained)
+            grads = torch.autograd.grad((losses * weights).sum(), [h, head.weight])
+            results.append((losses.detach(), grads))
+        (new, new_grads), (old, old_grads) = results
+        assert new.shape == old.shape and (new[targets == IGNORE_INDEX] == 0).all()
+        assert (new - old).abs().max() <= 1e-6
+        for a, b in zip(new_grads, old_grads):
+            assert (a - b).abs().max() <= 1e-6
+
+
+def test_output_projection_sees_only_trained_rows():
+    h, head, targets, _, _ = random_batch(seed=5)
+    rows = []
+    hook = head.register_forward_hook(lambda module, args, out: rows.append(args[0].shape[0]))
+    token_losses(h, targets, head, chunk_size=0)
+    assert rows == [int((targets != IGNORE_INDEX).sum())] and rows[0] < len(targets)
+    rows.clear()
+    token_losses(h, targets, head, chunk_size=0, only_trained=False)  # the reference scores every position
+    hook.remove()
+    assert rows == [len(targets)]
+
+
+def test_no_trained_position_gives_zero_loss_and_keeps_the_head_in_the_graph():
+    h, head, targets, _, _ = random_batch(seed=6)
+    targets = torch.full_like(targets, IGNORE_INDEX)
+    losses = token_losses(h, targets, head)
+    assert (losses == 0).all() and losses.shape == targets.shape
+    losses.sum().backward()
+    assert head.weight.grad is not None and (head.weight.grad == 0).all()
+
+
+def test_tiny_model_loss_and_every_gradient_equal_all_positions_for_both_reductions():
+    from tests.sp_utils import full_gradients
+
+    new, old = full_gradients(only_trained=True), full_gradients(only_trained=False)
+    for reduction in ("token", "sample"):
+        assert abs(new[reduction]["loss"].item() - old[reduction]["loss"].item()) <= 1e-6
+        for name, expected in old[reduction]["grads"].items():
+            assert (new[reduction]["grads"][name] - expected).abs().max().item() <= 1e-6, (reduction, name)
+
+
+def _sp_worker(rank: int, size: int, port: int, out_path: str) -> None:
+    import torch.distributed as dist
+
+    from tests.sp_utils import full_gradients, sum_over_ranks
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=size)
+    result = sum_over_ranks(full_gradients(rank, size, dist.new_group(list(range(size))), only_trained=True))
+    if rank == 0:
+        torch.save(result, out_path)
+    dist.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_sp2_trained_positions_only_equals_one_process_all_positions(tmp_path):
+    """Each SP rank scores its own slice's trained positions; summed over ranks that is the one-process loss
+    and gradients of the all-positions reference (boundaries and trained spans cross the slice border)."""
+    import torch.multiprocessing as mp
+
+    from tests.sp_utils import full_gradients
+    from tests.trainer_utils import free_port
+
+    out = str(tmp_path / "sp2.pt")
+    mp.spawn(_sp_worker, args=(2, free_port(), out), nprocs=2, join=True)
+    got, reference = torch.load(out), full_gradients(only_trained=False)
+    for reduction in ("token", "sample"):
+        assert abs(got[reduction]["loss"].item() - reference[reduction]["loss"].item()) <= 1e-6
+        for name, expected in reference[reduction]["grads"].items():
+            assert (got[reduction]["grads"][name] - expected).abs().max().item() <= 1e-6, (reduction, name)
