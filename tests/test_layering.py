@@ -10,8 +10,8 @@ import pathlib
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-WINGS = ["errors", "assets", "model", "data", "train", "synth", "curate", "eval", "cli"]
-RANK = {"errors": 0, "assets": 0, "model": 1, "data": 2, "train": 3, "synth": 4, "curate": 5, "eval": 6, "cli": 7}
+WINGS = ["errors", "outputs", "assets", "model", "data", "train", "synth", "curate", "eval", "cli"]
+RANK = {"errors": 0, "outputs": 0, "assets": 0, "model": 1, "data": 2, "train": 3, "synth": 4, "curate": 5, "eval": 6, "cli": 7}
 
 
 def modules(package: str) -> dict[str, pathlib.Path]:

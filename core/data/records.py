@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.data.tool_schema import argument_errors, declared_tools, schema_problem
+from core.errors import UserError
+from core.outputs import atomic_write, text_lines
 
 STANDARD_ROLES = ("system", "user", "assistant", "tool")
 RECORD_KEYS = {"messages", "tools", "task_type", "meta", "id"}
@@ -28,7 +30,7 @@ MESSAGE_KEYS = {"role", "content", "train", "tool_calls", "name", "tool_call_id"
 TASK_TYPE_RE = re.compile(r"^[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)+$")
 
 
-class SchemaError(ValueError):
+class SchemaError(UserError):
     """A record violates the schema. `field` is a JSON path such as ``messages[3].role``."""
 
     def __init__(self, field: str, message: str, reason: str):
@@ -38,7 +40,7 @@ class SchemaError(ValueError):
         self.reason = reason  # short stable key used to count skips in lenient mode
 
 
-class RecordError(ValueError):
+class RecordError(UserError):
     """A JSONL line is invalid; the message reads ``file:line: field: problem``."""
 
     def __init__(self, path: str, line: int, error: SchemaError):
@@ -186,12 +188,19 @@ class ReadStats:
 
     read: int = 0
     skipped: Counter = field(default_factory=Counter)
+    mapped: Counter = field(default_factory=Counter)  # what core.data.readers changed to make records, by kind
+    format: str = ""  # the row format read (core.data.readers), "" for plain record JSONL
 
     def summary(self) -> str:
+        fmt = f" ({self.format})" if self.format and self.format != "records" else ""
         if not self.skipped:
-            return f"{self.read} records read, none skipped"
-        parts = ", ".join(f"{k}: {v}" for k, v in sorted(self.skipped.items()))
-        return f"{self.read} records read, {sum(self.skipped.values())} skipped ({parts})"
+            text = f"{self.read} records read{fmt}, none skipped"
+        else:
+            parts = ", ".join(f"{k}: {v}" for k, v in sorted(self.skipped.items()))
+            text = f"{self.read} records read{fmt}, {sum(self.skipped.values())} skipped ({parts})"
+        if self.mapped:
+            text += "; mapped: " + ", ".join(f"{k}: {v}" for k, v in sorted(self.mapped.items()))
+        return text
 
 
 def iter_records(
@@ -206,23 +215,26 @@ def iter_records(
     path = os.fspath(path)
     stats = stats if stats is not None else ReadStats()
     extra_roles = tuple(extra_roles)
-    with open(path, encoding="utf-8") as f:
-        for line_no, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
+
+    def bad_line(e) -> None:  # lenient: a non-UTF-8 or over-long line is a counted skip
+        stats.skipped[e.reason] += 1
+
+    for line_no, line in text_lines(path, on_bad=bad_line if lenient else None):
+        if not line.strip():
+            continue
+        try:
             try:
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise SchemaError("", f"invalid JSON ({e.msg} at column {e.colno})", "invalid_json") from None
-                validate_record(record, extra_roles)
-            except SchemaError as e:
-                if not lenient:
-                    raise RecordError(path, line_no, e) from None
-                stats.skipped[e.reason] += 1
-                continue
-            stats.read += 1
-            yield (line_no, record) if with_lines else record
+                record = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise SchemaError("", f"invalid JSON ({e.msg} at column {e.colno})", "invalid_json") from None
+            validate_record(record, extra_roles)
+        except SchemaError as e:
+            if not lenient:
+                raise RecordError(path, line_no, e) from None
+            stats.skipped[e.reason] += 1
+            continue
+        stats.read += 1
+        yield (line_no, record) if with_lines else record
 
 
 def iter_json_objects(path: str | os.PathLike, error: type[Exception] = ValueError,
@@ -231,17 +243,16 @@ def iter_json_objects(path: str | os.PathLike, error: type[Exception] = ValueErr
     documents, pairs, replies). A line that is not JSON, or not an object, raises `error` naming file and line;
     the caller checks the fields."""
     path = os.fspath(path)
-    with open(path, encoding="utf-8") as f:
-        for line_no, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise error(f"{path}:{line_no}: invalid JSON ({e.msg} at column {e.colno})") from None
-            if not isinstance(obj, dict):
-                raise error(f"{path}:{line_no}: expected {expected}")
-            yield line_no, obj
+    for line_no, line in text_lines(path):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise error(f"{path}:{line_no}: invalid JSON ({e.msg} at column {e.colno})") from None
+        if not isinstance(obj, dict):
+            raise error(f"{path}:{line_no}: expected {expected}")
+        yield line_no, obj
 
 
 def read_records(path: str | os.PathLike, lenient: bool = False, extra_roles: Iterable[str] = (),
@@ -261,7 +272,7 @@ def write_records(path: str | os.PathLike, records: Iterable[dict], validate: bo
     path = os.fspath(path)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     n = 0
-    with open(path, "w", encoding="utf-8") as f:
+    with atomic_write(path) as f:  # written aside, renamed when complete: a kill never leaves half a file
         for i, record in enumerate(records):
             if validate:
                 try:
