@@ -28,7 +28,7 @@ from suites.complex_instr.compose import render_prompt, sample_constraints
 from suites.complex_instr.constraints.base import Context
 from suites.complex_instr.shoot_draw import ConstraintReport, DrawConfig, build_record
 from suites.complex_instr.sources import Pair, PairError, load_seed_pairs, read_pairs
-from suites.complex_instr.text import detect_language
+from suites.complex_instr.text import LANGUAGE_NAMES, detect_language
 
 
 @dataclass
@@ -61,8 +61,9 @@ class Sources:
 
 
 def response_language(response: str, fallback: str) -> str:
+    """The response's language when it is one the constraints can name (LANGUAGE_NAMES), else `fallback`."""
     found = detect_language(response)
-    return found or fallback
+    return found if found in LANGUAGE_NAMES else fallback
 
 
 def _originals(rng: random.Random, cfg: DrawConfig, prompt_lang: str, expected_lang: str, instruction: str) -> list[dict]:
@@ -264,4 +265,6 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    from core.errors import run_cli
+
+    run_cli("python -m suites.complex_instr.generate", main)

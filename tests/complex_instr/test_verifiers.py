@@ -11,7 +11,8 @@ from suites.complex_instr.text import CJK_RE
 CASES = [
     # keywords:existence
     ("keywords:existence", {"keywords": ["river", "bridge"]}, "The River flows under the old bridge.", True),
-    ("keywords:existence", {"keywords": ["river", "bridge"]}, "The river flows past the bridges.", False),
+    ("keywords:existence", {"keywords": ["river", "bridge"]}, "The river flows past the bridges.", True),
+    ("keywords:existence", {"keywords": ["river", "bridge"]}, "The riverbank has a bridgehead.", False),
     ("keywords:existence", {"keywords": ["春天"]}, "春天来了，花都开了。", True),
     ("keywords:existence", {"keywords": ["春天", "秋天"]}, "春天来了，花都开了。", False),
     ("keywords:existence", {"keywords": ["python"]}, "我喜欢用Python写代码。", True),

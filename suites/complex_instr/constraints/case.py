@@ -106,8 +106,9 @@ NO_COMMA = ConstraintType(
 
 
 def _language_sample(ctx: Context) -> Params:
-    other = "zh" if ctx.response_lang == "en" else "en"
-    return {"language": ctx.response_lang if ctx.rng.random() < 0.7 else other}
+    own = ctx.response_lang if ctx.response_lang in LANGUAGE_NAMES else "en"
+    other = "zh" if own == "en" else "en"
+    return {"language": own if ctx.rng.random() < 0.7 else other}
 
 
 def _language_retarget(response: str, params: Params | None, ctx: Context) -> Params | None:

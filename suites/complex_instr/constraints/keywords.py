@@ -40,7 +40,7 @@ def _existence_sample(ctx: Context) -> Params:
 
 
 def _existence_check(response: str, params: Params) -> bool:
-    return all(count_keyword(response, w) > 0 for w in params["keywords"])
+    return all(count_keyword(response, w, inflected=True) > 0 for w in params["keywords"])
 
 
 def _existence_retarget(response: str, params: Params | None, ctx: Context) -> Params | None:
@@ -48,7 +48,7 @@ def _existence_retarget(response: str, params: Params | None, ctx: Context) -> P
     if params is None:
         chosen = _pick(candidates, ctx.rng.randint(1, 3), ctx)
     else:
-        kept = [w for w in params["keywords"] if count_keyword(response, w) > 0]
+        kept = [w for w in params["keywords"] if count_keyword(response, w, inflected=True) > 0]
         missing = len(params["keywords"]) - len(kept)
         chosen = kept + _pick(candidates, missing, ctx, exclude={w.lower() for w in kept})
     return {"keywords": chosen} if chosen else None
@@ -82,12 +82,13 @@ def _frequency_sample(ctx: Context) -> Params:
 
 
 def _frequency_check(response: str, params: Params) -> bool:
-    return compare(count_keyword(response, params["keyword"]), params["relation"], params["frequency"])
+    return compare(count_keyword(response, params["keyword"], inflected=True), params["relation"],
+                   params["frequency"])
 
 
 def _frequency_retarget(response: str, params: Params | None, ctx: Context) -> Params | None:
     if params is not None:
-        found = retarget_count(count_keyword(response, params["keyword"]), params, ctx, (), "frequency",
+        found = retarget_count(count_keyword(response, params["keyword"], inflected=True), params, ctx, (), "frequency",
                                extra={"keyword": params["keyword"]})
         if found is not None:
             return found
@@ -96,7 +97,7 @@ def _frequency_retarget(response: str, params: Params | None, ctx: Context) -> P
         return None
     keyword = _pick(candidates, 1, ctx)[0]
     relations = ("at least", "less than")
-    return retarget_count(count_keyword(response, keyword), params, ctx, relations, "frequency",
+    return retarget_count(count_keyword(response, keyword, inflected=True), params, ctx, relations, "frequency",
                           extra={"keyword": keyword})
 
 

@@ -113,9 +113,12 @@ SPLITTERS = {"en": ("Section", "SECTION", "Part", "PART"), "zh": ("部分",)}
 
 
 def _section_re(splitter: str) -> re.Pattern:
+    """A section marker anywhere, as IFEval counts them ("SECTION 1" on its own line, "**SECTION 2**",
+    '"Section 3', "# Part 4"), but not inside a longer word ("Subsection 2", "Counterpart 3"): the
+    marker's case as asked."""
     if splitter == "部分":
-        return re.compile(r"^\s*(?:#+\s*)?第\s?[0-9一二三四五六七八九十]+\s?部分", re.MULTILINE)
-    return re.compile(rf"^\s*(?:#+\s*)?{re.escape(splitter)}\s?\d+", re.MULTILINE)
+        return re.compile(r"第\s?[0-9一二三四五六七八九十]+\s?部分")
+    return re.compile(rf"(?<![^\W\d_]){re.escape(splitter)}\s?\d+")
 
 
 def count_sections(text: str, splitter: str) -> int:
@@ -140,7 +143,8 @@ MULTIPLE_SECTIONS = ConstraintType(
     id="detectable_format:multiple_sections", langs=ANY,
     sample=lambda ctx: {"section_spliter": ctx.rng.choice(SPLITTERS["zh" if ctx.response_lang == "zh" else "en"]),
                         "num_sections": ctx.rng.randint(2, 5)},
-    check=lambda response, params: count_sections(response, params["section_spliter"]) == params["num_sections"],
+    # "Your response must have N sections": IFEval passes N or more, and so does this
+    check=lambda response, params: count_sections(response, params["section_spliter"]) >= params["num_sections"],
     retarget_fn=_sections_retarget, fields=_sections_fields,
     phrasings={
         "en": ('Your response must have {num_sections} sections. Start each section on a new line with "{marker}", '
@@ -207,7 +211,8 @@ TITLE = ConstraintType(
 # --- detectable_content:number_placeholders -------------------------------------------------------------
 
 
-PLACEHOLDER_RE = re.compile(r'\[[^\[\]\n"]{1,40}\](?!\()')  # not a JSON array, not a markdown link
+# Any length ("[a short description of your experience]"), but not a JSON array of strings or a markdown link
+PLACEHOLDER_RE = re.compile(r'\[[^\[\]\n"]+\](?!\()')
 
 
 def count_placeholders(text: str) -> int:

@@ -61,13 +61,26 @@ def _joins(char: str) -> bool:
     return char.isalnum() and not CJK_RE.match(char)
 
 
-def count_keyword(text: str, keyword: str) -> int:
+# Endings that keep a word the same keyword for "include X" / "use X N times": plural, possessive, past,
+# gerund ("wars" and "war's" count for "war"; "award" and "warning" do not).
+INFLECTIONS = ("s", "es", "'s", "’s", "ed", "d", "ing")
+
+
+def count_keyword(text: str, keyword: str, inflected: bool = False) -> int:
+    """Occurrences of `keyword`, case-insensitive, as a whole word (letters or digits on neither side; a
+    Chinese keyword is a plain substring). With `inflected`, a word that is the keyword plus one of
+    INFLECTIONS counts too."""
     if CJK_RE.search(keyword):
         return text.count(keyword)
     count = 0
     for m in re.finditer(re.escape(keyword), text, flags=re.IGNORECASE):
         before = text[m.start() - 1] if m.start() else " "
-        after = text[m.end()] if m.end() < len(text) else " "
+        end = m.end()
+        if inflected and (end < len(text) and _joins(text[end]) or text[end:end + 1] in ("'", "’")):
+            ending = re.match(r"['’]?[^\W_]*", text[end:]).group(0).lower()
+            if ending in INFLECTIONS:
+                end += len(ending)
+        after = text[end] if end < len(text) else " "
         count += not (_joins(before) or _joins(after))
     return count
 
