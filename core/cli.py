@@ -1,7 +1,7 @@
 """`sft`: one command for every entry point, as `llamafactory-cli` users expect.
 
     sft train --data a.jsonl --out runs/x        = python -m core.train ...
-    sft inspect | quality | mix | export | evaluate ARGS
+    sft inspect | convert | quality | mix | export | evaluate ARGS
     sft rag|agent|longctx|complex_instr generate|train|eval ARGS   (rag also: index; longctx also: rope)
 
 Each subcommand runs the module's own `python -m` entry point with the remaining arguments.
@@ -15,6 +15,7 @@ import sys
 CORE = {
     "train": "core.train",
     "inspect": "core.data.inspect",
+    "convert": "core.data.convert",
     "quality": "core.curate.quality",
     "mix": "core.curate.mix",
     "export": "core.curate.export",

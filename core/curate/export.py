@@ -26,7 +26,8 @@ from collections import Counter
 import yaml
 
 from core.curate.export_formats import TARGETS, train_flags
-from core.data.records import ReadStats, RecordError, dumps_record, iter_records
+from core.data.readers import iter_any
+from core.data.records import ReadStats, RecordError, dumps_record
 
 POLICIES = ("error", "drop", "keep")
 
@@ -98,13 +99,13 @@ def export(paths: list[str], target: str, out: str, name: str | None = None, mas
     if mask not in ("all", "last") or policy not in POLICIES:
         raise ExportError(f"--mask must be all|last and --on-inexpressible one of {POLICIES}")
     for path in paths:
-        if not os.path.isfile(path):
+        if not os.path.exists(path):
             raise ExportError(f"{path} does not exist")
     name = name or os.path.splitext(os.path.basename(paths[0]))[0]
     records, reads = [], []
     for path in paths:
         stats = ReadStats()
-        records += [(f"{path}:{line}", r) for line, r in iter_records(path, lenient=lenient, stats=stats, with_lines=True)]
+        records += [(f"{path}:{line}", r) for line, r in iter_any(path, lenient=lenient, stats=stats, with_lines=True)]
         reads.append(f"{path}: {stats.summary()}")
     rows, report = convert(records, target, mask, policy)
     os.makedirs(out, exist_ok=True)

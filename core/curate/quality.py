@@ -40,7 +40,8 @@ from core.curate.gates import (
     UniqueTokensGate,
 )
 from core.curate.quality_report import QualityResult, format_summary, write_report
-from core.data.records import ReadStats, RecordError, iter_records, write_records
+from core.data.readers import iter_any
+from core.data.records import ReadStats, RecordError, write_records
 from core.train.config import ConfigError, apply_tree, set_option
 
 GATE_ORDER = ("length", "unique_tokens", "blocklist", "exact_dup", "near_dup", "embedding")
@@ -145,7 +146,7 @@ def read_items(paths: list[str], lenient: bool) -> tuple[list[Item], list[str]]:
     items, summaries = [], []
     for path in paths:
         stats = ReadStats()
-        for line, record in iter_records(path, lenient=lenient, stats=stats, with_lines=True):
+        for line, record in iter_any(path, lenient=lenient, stats=stats, with_lines=True):
             items.append(Item(len(items), record, f"{path}:{line}"))
         summaries.append(f"{path}: {stats.summary()}")
     return items, summaries

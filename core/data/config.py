@@ -12,7 +12,7 @@ from typing import Literal
 
 @dataclass
 class DataConfig:
-    paths: list[str] = field(default_factory=list)  # record JSONL files or HF datasets saved with save_to_disk
+    paths: list[str] = field(default_factory=list)  # JSONL / JSON / parquet files or HF dataset folders (core.data.readers)
     mixing: Literal["concat", "weights", "upsample"] = "concat"
     source_factors: list[float] = field(default_factory=list)  # shares (weights) or factors (upsample), one per path
     task_upsample: dict[str, float] = field(default_factory=dict)  # task_type (or its first level) -> factor
@@ -24,6 +24,8 @@ class DataConfig:
     eval_paths: list[str] = field(default_factory=list)
     eval_split: float = 0.0  # held-out fraction of the training records
     lenient: bool = False  # skip invalid lines (counted) instead of failing
+    format: Literal["auto", "records", "openai", "alpaca", "sharegpt"] = "auto"  # row format (core.data.readers)
+    task_type: str = ""  # task_type for rows without one (alpaca, sharegpt, openai); empty: general/chat
     extra_roles: list[str] = field(default_factory=list)
     num_proc: int = 1
     cache_dir: str = ".cache/sft-suites/tokenized"

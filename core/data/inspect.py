@@ -12,7 +12,8 @@ from collections import Counter, defaultdict
 import numpy as np
 
 from core.data.chat import IGNORE_INDEX, MASK_MODES, RenderedSample, RenderError, render_record
-from core.data.records import ReadStats, RecordError, iter_records
+from core.data.readers import iter_any
+from core.data.records import ReadStats, RecordError
 from core.model.loading import TINY, load_tokenizer
 
 TRAIN_OPEN, TRAIN_CLOSE = "\x1b[1;32m[[", "]]\x1b[0m"
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     extra_roles = [role for role in args.extra_roles.split(",") if role]
     samples: list[RenderedSample] = []
     failures: list[RenderError] = []
-    records = iter_records(args.data, lenient=args.lenient, extra_roles=extra_roles, stats=stats, with_lines=True)
+    records = iter_any(args.data, lenient=args.lenient, extra_roles=extra_roles, stats=stats, with_lines=True)
     try:
         for line, record in records:
             try:

@@ -20,7 +20,8 @@ from tqdm import tqdm
 
 from core.data.chat import RenderedSample, RenderError, render_record
 from core.data.config import DataConfig
-from core.data.records import ReadStats, SchemaError, first_level, iter_records, validate_record
+from core.data.readers import iter_any
+from core.data.records import ReadStats, first_level
 
 CACHE_VERSION = "1"  # bump when rendering changes
 
@@ -32,34 +33,20 @@ class Source:
     stats: ReadStats = field(default_factory=ReadStats)
 
 
-def _records_from_dataset_dir(path: str, cfg: DataConfig, stats: ReadStats):
-    import datasets
-
-    dataset = datasets.load_from_disk(path)
-    for i, row in enumerate(dataset):
-        record = {k: v for k, v in row.items() if v is not None}
-        try:
-            validate_record(record, cfg.extra_roles)
-        except SchemaError as e:
-            if not cfg.lenient:
-                raise ValueError(f"{path}[{i}]: {e}") from None
-            stats.skipped[e.reason] += 1
-            continue
-        stats.read += 1
-        yield i, record
-
-
 def _fingerprint(path: str, tokenizer, cfg: DataConfig) -> str:
     h = hashlib.sha256()
     if os.path.isdir(path):
-        for name in sorted(os.listdir(path)):
-            with open(os.path.join(path, name), "rb") as f:
-                h.update(name.encode() + hashlib.sha256(f.read()).digest())
+        for root, dirs, names in sorted(os.walk(path)):  # a DatasetDict folder has one folder per split
+            dirs.sort()
+            for name in sorted(names):
+                with open(os.path.join(root, name), "rb") as f:
+                    h.update(os.path.relpath(os.path.join(root, name), path).encode() + hashlib.sha256(f.read()).digest())
     else:
         with open(path, "rb") as f:
             for block in iter(lambda: f.read(1 << 20), b""):
                 h.update(block)
-    h.update(json.dumps([CACHE_VERSION, cfg.mask, cfg.lenient, cfg.extra_roles, tokenizer.name_or_path,
+    h.update(json.dumps([CACHE_VERSION, cfg.mask, cfg.lenient, cfg.extra_roles, cfg.format, cfg.task_type,
+                         tokenizer.name_or_path,
                          len(tokenizer), tokenizer.chat_template, tokenizer.eos_token]).encode())
     h.update(tokenizer.backend_tokenizer.to_str().encode())
     return h.hexdigest()[:20]
@@ -100,9 +87,10 @@ def load_source(path: str, tokenizer, cfg: DataConfig, progress: bool = True) ->
         with open(os.path.join(cache, "read_stats.json"), encoding="utf-8") as f:
             saved = json.load(f)
         stats.read, stats.skipped = saved["read"], Counter(saved["skipped"])
+        stats.mapped, stats.format = Counter(saved.get("mapped", {})), saved.get("format", "")
     else:
-        pairs = (_records_from_dataset_dir(path, cfg, stats) if os.path.isdir(path)
-                 else iter_records(path, lenient=cfg.lenient, extra_roles=cfg.extra_roles, stats=stats, with_lines=True))
+        pairs = iter_any(path, fmt=cfg.format, task_type=cfg.task_type, lenient=cfg.lenient,  # any format (readers)
+                         extra_roles=cfg.extra_roles, stats=stats, with_lines=True)
         rows = {"record": [], "sample_id": []}
         for line, record in pairs:
             rows["record"].append(json.dumps(record, ensure_ascii=False))
@@ -120,7 +108,8 @@ def load_source(path: str, tokenizer, cfg: DataConfig, progress: bool = True) ->
         tmp = f"{cache}.tmp{os.getpid()}"  # written aside, then renamed: a killed run leaves no half cache
         rendered.save_to_disk(tmp)
         with open(os.path.join(tmp, "read_stats.json"), "w", encoding="utf-8") as f:
-            json.dump({"read": stats.read, "skipped": dict(stats.skipped)}, f)
+            json.dump({"read": stats.read, "skipped": dict(stats.skipped), "mapped": dict(stats.mapped),
+                       "format": stats.format}, f)
         try:
             os.rename(tmp, cache)
         except OSError:  # another process finished first
