@@ -9,7 +9,7 @@ import pytest
 from core.curate.export import export
 from core.curate.quality import main as quality_main
 from core.data.inspect import main as inspect_main
-from core.data.records import RecordError, ReadStats, iter_records
+from core.data.records import ReadStats, RecordError, iter_records
 
 SCHEMA = {"type": "object", "properties": {"value": {"type": "number"}, "unit": {"type": "string", "enum": ["km", "mi"]}},
           "required": ["value", "unit"]}
