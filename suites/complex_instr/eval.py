@@ -2,6 +2,7 @@
 
     python -m suites.complex_instr.eval --model PATH|tiny --data eval.jsonl [--out results.json]
     python -m suites.complex_instr.eval --data eval.jsonl --responses replies.jsonl [--out results.json]
+    python -m suites.complex_instr.eval --ifeval input_data.jsonl (--responses input_response_data.jsonl | --model PATH)
 
 Prompt-level: a reply passes when it follows every constraint of its prompt. Instruction-level: the share
 of single constraints followed. Strict verifies the reply as it is; loose also accepts it with its first
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from collections import defaultdict
 
 from suites.complex_instr import constraints as lib
@@ -123,9 +125,29 @@ def plot_types(tally: dict, path: str) -> None:
     plt.close(fig)
 
 
+def ifeval_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m suites.complex_instr.eval --ifeval",
+                                     description="score IFEval's own files (see suites/complex_instr/ifeval.py)")
+    parser.add_argument("--ifeval", required=True, help="IFEval's input_data.jsonl (key, prompt, instruction_id_list, "
+                                                        "kwargs)")
+    parser.add_argument("--responses", help="IFEval's response file ({prompt, response} per line); else --model "
+                                            "generates them")
+    parser.add_argument("--model", default="tiny", help="'tiny' or a local HF checkpoint (when no --responses)")
+    parser.add_argument("--out", help="results JSON (with per-prompt verdicts); generated replies go beside it")
+    parser.add_argument("--limit", type=int, default=0, help="only the first N prompts")
+    parser.add_argument("--max-new-tokens", type=int, default=1024)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=0)
+    return parser
+
+
 def main(argv: list[str] | None = None) -> dict:
     from core.eval.scoring import eval_cli
 
+    if any(a == "--ifeval" or a.startswith("--ifeval=") for a in (sys.argv[1:] if argv is None else argv)):
+        from suites.complex_instr.ifeval import run
+
+        return run(ifeval_parser().parse_args(argv))
     peek = argparse.ArgumentParser(add_help=False)
     peek.add_argument("--out")
     known, _ = peek.parse_known_args(argv)

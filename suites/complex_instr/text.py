@@ -4,7 +4,7 @@ Nothing here downloads data. Counting rules (documented in docs/complex_instr.md
 
 * a *word* is a run of letters/digits (apostrophes and hyphens inside a word keep it whole), and every CJK
   ideograph is a word of its own, so "我爱NLP models" has 4 words;
-* a *sentence* ends at . ! ? 。！？ or an ellipsis (with any closing quotes, brackets or `*` right after it)
+* a *sentence* ends at . ! ? 。！？ (and the Hindi । ॥, Urdu ۔, Arabic ؟) or an ellipsis (with any closing quotes, brackets or `*` right after it)
   followed by a space or the end of the line, at the end of a list item's line, or at the end of the text;
   any other line break does not end one (verse lines, "Dear Ann," and headings run on into the next line).
   Chinese marks end one even with text right after them. Common abbreviations (Mr., e.g., U.S.), initials and decimals (3.5) do not end one. A
@@ -52,7 +52,7 @@ def count_cjk(text: str) -> int:
     return len(CJK_RE.findall(text))
 
 
-_TERMINATOR = re.compile(r"(\.{3}|…+|[.!?]+|[。！？]+)([\"'”’)\]」』）*]*)")  # closers: quotes, brackets, emphasis
+_TERMINATOR = re.compile(r"(\.{3}|…+|[.!?।॥۔؟]+|[。！？]+)([\"'”’)\]」』）*]*)")  # closers: quotes, brackets, emphasis
 _ROMAN = r"(?:x{0,3}(?:ix|iv|v?i{1,3}|v)|x{1,3})"
 _ZH_NUMERAL = "〇一二三四五六七八九十百"
 # List markers where a sentence starts. At the start of a line: any number of bullets, "#" headings and ">"
