@@ -103,10 +103,11 @@ class Renderer:
         prompt = self.text(i, generation_prompt=True)
         if full.startswith(prompt):
             return len(prompt)
+        history = self.end(i)  # the conversation so far must render as a prefix without the generation prompt
         n = 0
         while n < min(len(prompt), len(full)) and prompt[n] == full[n]:
             n += 1
-        if n < len(self.text(i)):
+        if n < history:
             raise self.not_stable(i)
         return n
 
@@ -152,11 +153,31 @@ def per_turn_layouts(r: Renderer, trained: list[int], eot: str, may_append: bool
     return out
 
 
-def _served_start(r: Renderer, i: int, text: str) -> int:
-    prompt = r.text(i, generation_prompt=True)
+def _common(a: str, b: str) -> int:
     n = 0
-    while n < min(len(prompt), len(text)) and prompt[n] == text[n]:
+    while n < min(len(a), len(b)) and a[n] == b[n]:
         n += 1
+    return n
+
+
+def _served_start(r: Renderer, i: int, text: str) -> int:
+    """Where turn i starts in `text` (messages[:i+1] rendered): after the served prompt, or where the two
+    part when the generation prompt is not in the history (R1 distills). A template that renders the
+    history differently once the turn follows (e.g. the system message moved to the last user turn) has no
+    served prompt inside this rendering: refused."""
+    prompt = r.text(i, generation_prompt=True)
+    if text.startswith(prompt):
+        return len(prompt)
+    n = _common(prompt, text)
+    try:
+        other = render(r.tokenizer, [*r.messages[:i], {"role": "assistant", "content": "zq"}], r.tools, False)
+    except TemplateError:
+        other = ""
+    if n + 1 < _common(text, other):
+        raise RenderError(f"{r.sample_id}: messages[{i}]: the chat template renders the conversation before this turn "
+                          "differently from the prompt it serves (it moves the system message or tools), so no exact "
+                          "sample exists; drop the system message or use --data.template_strategy prefix",
+                          "served_prompt_differs")
     return n
 
 
