@@ -1,36 +1,61 @@
-"""The trainer's data pipeline: read and validate sources, render them once (cached with `datasets`),
-mix sources and task types, hold out an eval split, and plan every optimizer step's samples.
+"""The trainer's data pipeline: read and validate sources, render them once into a memory-mapped sample store
+(core.data.store, cached by the file's bytes, the tokenizer and the mask), mix sources and task types, hold out
+an eval split, and plan every optimizer step's samples -- all on index arrays, never on token lists.
 
-Data flows one way: records -> rendered samples (cached) -> per-step sample indices (BatchPlan) ->
-packed rows spread over ranks and micro-steps (core.train.batching).
+Data flows one way: records -> rendered samples (on disk) -> index arrays (mix, split, BatchPlan) -> per-step
+views -> packed rows spread over ranks and micro-steps (core.train.batching), whose tokens are read by index.
 """
 
 from __future__ import annotations
 
+import array
 import hashlib
 import json
 import math
 import os
 import random
 import shutil
-from collections import Counter
+import sys
+import time
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
+import numpy as np
 from tqdm import tqdm
 
 from core.data.chat import RenderedSample, RenderError, render_record
 from core.data.config import DataConfig
 from core.data.readers import iter_any
 from core.data.records import ReadStats, first_level
+from core.data.store import SampleSet, SampleStore, SampleWriter
 
-CACHE_VERSION = "1"  # bump when rendering changes
+CACHE_VERSION = "2"  # bump when rendering or the store's layout changes
+BATCH_RECORDS = 64  # records per rendering task
+PARALLEL_FROM = 2000  # fewer records render in this process (forking workers costs more than it saves)
 
 
 @dataclass
 class Source:
     path: str
-    samples: list[RenderedSample]
+    store: SampleStore
     stats: ReadStats = field(default_factory=ReadStats)
+
+    @property
+    def samples(self) -> SampleStore:
+        """The rendered samples (a memory-mapped sequence of RenderedSample)."""
+        return self.store
+
+
+def num_proc(cfg: DataConfig) -> int:
+    """data.num_proc, or (0) the cores this process may run on."""
+    if cfg.num_proc > 0:
+        return cfg.num_proc
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _file_digest(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").digest()
 
 
 def _fingerprint(path: str, tokenizer, cfg: DataConfig) -> str:
@@ -39,12 +64,10 @@ def _fingerprint(path: str, tokenizer, cfg: DataConfig) -> str:
         for root, dirs, names in sorted(os.walk(path)):  # a DatasetDict folder has one folder per split
             dirs.sort()
             for name in sorted(names):
-                with open(os.path.join(root, name), "rb") as f:
-                    h.update(os.path.relpath(os.path.join(root, name), path).encode() + hashlib.sha256(f.read()).digest())
+                h.update(os.path.relpath(os.path.join(root, name), path).encode() + _file_digest(os.path.join(root, name)))
     else:
         with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
+            hashlib.file_digest(f, lambda: h)
     h.update(json.dumps([CACHE_VERSION, cfg.mask, cfg.lenient, cfg.extra_roles, cfg.format, cfg.task_type,
                          tokenizer.name_or_path,
                          len(tokenizer), tokenizer.chat_template, tokenizer.eos_token]).encode())
@@ -52,90 +75,146 @@ def _fingerprint(path: str, tokenizer, cfg: DataConfig) -> str:
     return h.hexdigest()[:20]
 
 
-def _render_batch(batch: dict, tokenizer, mask: str, lenient: bool) -> dict:
-    out = {"input_ids": [], "labels": [], "task_type": [], "sample_id": [], "error": []}
-    for text, sample_id in zip(batch["record"], batch["sample_id"]):
-        record = json.loads(text)
+def _render_batch(records: list[tuple[str, dict]], tokenizer, mask: str, lenient: bool) -> dict:
+    """Render (sample_id, record) pairs into flat int32 arrays; render failures are counted by reason when
+    lenient, else raised."""
+    ids, labels, lengths, task_types, sample_ids, failed = [], [], [], [], [], Counter()
+    for sample_id, record in records:
         try:
             s = render_record(record, tokenizer, mask=mask, sample_id=sample_id)
-            out["input_ids"].append(s.input_ids)
-            out["labels"].append(s.labels)
-            error = ""
         except RenderError as e:
             if not lenient:
                 raise
-            out["input_ids"].append([])
-            out["labels"].append([])
-            error = str(e)
-        out["task_type"].append(record["task_type"])
-        out["sample_id"].append(sample_id)
-        out["error"].append(error)
-    return out
+            failed[f"render_error/{e.reason}"] += 1
+            continue
+        ids += s.input_ids
+        labels += s.labels
+        lengths.append(len(s.input_ids))
+        task_types.append(record["task_type"])
+        sample_ids.append(sample_id)
+    return {"input_ids": np.array(ids, dtype=np.int32), "labels": np.array(labels, dtype=np.int32),
+            "lengths": lengths, "task_type": task_types, "sample_id": sample_ids, "failed": failed}
+
+
+_WORKER: tuple = ()  # (tokenizer, mask, lenient), inherited by forked workers
+
+
+def _render_in_worker(records: list[tuple[str, dict]]) -> dict:
+    return _render_batch(records, *_WORKER)
+
+
+def _read(path: str, cfg: DataConfig, stats: ReadStats):
+    """(line or row number, validated record) pairs of one source, streamed: the one reading step."""
+    return iter_any(path, fmt=cfg.format, task_type=cfg.task_type, lenient=cfg.lenient,  # any format (readers)
+                    extra_roles=cfg.extra_roles, stats=stats, with_lines=True)
+
+
+def _batches(path: str, pairs, size: int):
+    batch = []
+    for line, record in pairs:
+        batch.append((f"{path}:{line}", record))
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _rendered(batches, tokenizer, cfg: DataConfig):
+    """Rendered batches in input order. With several processes, at most 4 tasks per worker are in flight, so
+    the records are never all in memory; workers are forked and inherit the tokenizer."""
+    global _WORKER
+    procs = num_proc(cfg)
+    first = []
+    for batch in batches:  # small sources render here
+        first.append(batch)
+        if sum(map(len, first)) >= PARALLEL_FROM:
+            break
+    if procs <= 1 or sum(map(len, first)) < PARALLEL_FROM or sys.platform != "linux":
+        for batch in first:
+            yield _render_batch(batch, tokenizer, cfg.mask, cfg.lenient)
+        for batch in batches:
+            yield _render_batch(batch, tokenizer, cfg.mask, cfg.lenient)
+        return
+    import itertools
+    import multiprocessing
+
+    _WORKER = (tokenizer, cfg.mask, cfg.lenient)
+    pending: deque = deque()
+    with multiprocessing.get_context("fork").Pool(procs) as pool:
+        for batch in itertools.chain(first, batches):
+            pending.append(pool.apply_async(_render_in_worker, (batch,)))
+            if len(pending) >= 4 * procs:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
+    _WORKER = ()
+
+
+def _render_source(path: str, folder: str, tokenizer, cfg: DataConfig, stats: ReadStats, progress: bool) -> None:
+    writer = SampleWriter(folder)
+    bar = tqdm(desc=f"render {os.path.basename(path.rstrip('/'))}", unit="tok", unit_scale=True, disable=not progress,
+               leave=False, dynamic_ncols=True)
+    samples = 0
+    for out in _rendered(_batches(path, _read(path, cfg, stats), BATCH_RECORDS), tokenizer, cfg):
+        writer.add(out)
+        for reason, n in out["failed"].items():
+            stats.skipped[reason] += n
+            stats.read -= n
+        samples += len(out["lengths"])
+        bar.update(int(sum(out["lengths"])))
+        bar.set_postfix(samples=samples, refresh=False)
+    writer.close()
+    bar.close()
 
 
 def load_source(path: str, tokenizer, cfg: DataConfig, progress: bool = True) -> Source:
-    """Validate and render one source; the rendered columns are cached under cfg.cache_dir keyed by the
-    file's bytes, the tokenizer and the mask, so re-runs skip tokenisation."""
-    import datasets
-
+    """Validate and render one source into a memory-mapped store under cfg.cache_dir, keyed by the file's bytes,
+    the tokenizer and the mask, so re-runs only map the file (no tokenisation, no per-sample Python objects)."""
     if not os.path.exists(path):
         raise FileNotFoundError(f"training data {path} does not exist")
     cache = os.path.join(cfg.cache_dir, _fingerprint(path, tokenizer, cfg))
     stats = ReadStats()
-    if os.path.isdir(cache):
-        rendered = datasets.load_from_disk(cache)
-        with open(os.path.join(cache, "read_stats.json"), encoding="utf-8") as f:
-            saved = json.load(f)
-        stats.read, stats.skipped = saved["read"], Counter(saved["skipped"])
-        stats.mapped, stats.format = Counter(saved.get("mapped", {})), saved.get("format", "")
-    else:
-        pairs = iter_any(path, fmt=cfg.format, task_type=cfg.task_type, lenient=cfg.lenient,  # any format (readers)
-                         extra_roles=cfg.extra_roles, stats=stats, with_lines=True)
-        rows = {"record": [], "sample_id": []}
-        for line, record in pairs:
-            rows["record"].append(json.dumps(record, ensure_ascii=False))
-            rows["sample_id"].append(f"{path}:{line}")
-        table = datasets.Dataset.from_dict(rows)
-        rendered = table.map(
-            _render_batch, batched=True, batch_size=256, num_proc=cfg.num_proc if len(table) > 1000 else None,
-            remove_columns=["record"], fn_kwargs={"tokenizer": tokenizer, "mask": cfg.mask, "lenient": cfg.lenient},
-            desc=f"tokenize {os.path.basename(path)}", load_from_cache_file=False,
-        ) if len(table) else datasets.Dataset.from_dict({"input_ids": [], "labels": [], "task_type": [], "sample_id": [], "error": []})
-        for error in rendered["error"]:
-            if error:
-                stats.skipped["render_error"] += 1
-                stats.read -= 1
+    if not os.path.isdir(cache):
         tmp = f"{cache}.tmp{os.getpid()}"  # written aside, then renamed: a killed run leaves no half cache
-        rendered.save_to_disk(tmp)
+        shutil.rmtree(tmp, ignore_errors=True)
+        started = time.time()
+        _render_source(path, tmp, tokenizer, cfg, stats, progress)
         with open(os.path.join(tmp, "read_stats.json"), "w", encoding="utf-8") as f:
             json.dump({"read": stats.read, "skipped": dict(stats.skipped), "mapped": dict(stats.mapped),
-                       "format": stats.format}, f)
+                       "format": stats.format, "render_seconds": round(time.time() - started, 3)}, f)
         try:
             os.rename(tmp, cache)
         except OSError:  # another process finished first
             shutil.rmtree(tmp, ignore_errors=True)
-        rendered = datasets.load_from_disk(cache)
-    samples = [
-        RenderedSample(row["input_ids"], row["labels"], row["task_type"], row["sample_id"])
-        for row in tqdm(rendered, desc=f"load {os.path.basename(path)}", disable=not progress or len(rendered) < 5000,
-                        leave=False)
-        if not row["error"]
-    ]
-    return Source(path, samples, stats)
+    with open(os.path.join(cache, "read_stats.json"), encoding="utf-8") as f:
+        saved = json.load(f)
+    stats.read, stats.skipped = saved["read"], Counter(saved["skipped"])
+    stats.mapped, stats.format = Counter(saved.get("mapped", {})), saved.get("format", "")
+    return Source(path, SampleStore(cache), stats)
+
+
+# --- index arrays: mixing, the eval split, epochs ------------------------------------------------------------
+
+def resample_indices(n: int, target: int, rng: random.Random) -> np.ndarray:
+    """`target` indices into range(n): whole copies first, then a seeded subset (sorted) for the remainder."""
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    copies, rest = divmod(target, n)
+    return np.concatenate([np.tile(np.arange(n, dtype=np.int64), copies),
+                           np.sort(np.array(rng.sample(range(n), rest), dtype=np.int64))])
 
 
 def resample(n: int, target: int, rng: random.Random) -> list[int]:
-    """`target` indices into range(n): whole copies first, then a seeded subset for the remainder."""
-    if n == 0:
-        return []
-    copies, rest = divmod(target, n)
-    return [i for _ in range(copies) for i in range(n)] + sorted(rng.sample(range(n), rest))
+    return resample_indices(n, target, rng).tolist()
 
 
-def mix(sources: list[list[RenderedSample]], cfg: DataConfig, seed: int) -> list[RenderedSample]:
-    """Combine sources by shares or upsampling factors, then upsample task types."""
+def mix_indices(samples: SampleSet, cfg: DataConfig, seed: int, sources: list[int] | None = None) -> np.ndarray:
+    """Global indices of the mix of `sources` (store numbers of `samples`; default all) by shares or upsampling
+    factors, then upsampled by task type (groups in order of first appearance, each in mix order)."""
     rng = random.Random(seed)
-    sizes = [len(s) for s in sources]
+    sources = list(range(len(samples.stores))) if sources is None else sources
+    sizes = [int(samples.bases[k + 1] - samples.bases[k]) for k in sources]
     if cfg.mixing == "concat":
         targets = sizes
     elif cfg.mixing == "upsample":
@@ -143,27 +222,48 @@ def mix(sources: list[list[RenderedSample]], cfg: DataConfig, seed: int) -> list
     else:  # weights: shares of a mix as large as all sources together
         total, weight = sum(sizes), sum(cfg.source_factors)
         targets = [round(total * f / weight) for f in cfg.source_factors]
-    mixed = [src[i] for src, t in zip(sources, targets) for i in resample(len(src), t, rng)]
+    parts = [samples.bases[k] + resample_indices(n, t, rng) for k, n, t in zip(sources, sizes, targets)]
+    mixed = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
     if not cfg.task_upsample:
         return mixed
-    by_type: dict[str, list[RenderedSample]] = {}
-    for s in mixed:
-        by_type.setdefault(s.task_type, []).append(s)
+    task = samples.task_ids_of(mixed)
+    present, first = np.unique(task, return_index=True)
     out = []
-    for task_type, group in by_type.items():
-        factor = cfg.task_upsample.get(task_type, cfg.task_upsample.get(first_level(task_type), 1.0))
-        out += [group[i] for i in resample(len(group), round(factor * len(group)), rng)]
-    return out
+    for t in present[np.argsort(first)]:
+        group = mixed[task == t]
+        name = samples.task_types[t]
+        factor = cfg.task_upsample.get(name, cfg.task_upsample.get(first_level(name), 1.0))
+        out.append(group[resample_indices(len(group), round(factor * len(group)), rng)])
+    return np.concatenate(out) if out else mixed[:0]
+
+
+def mix(sources: list[list[RenderedSample]], cfg: DataConfig, seed: int) -> list[RenderedSample]:
+    """mix_indices over in-memory samples (the same draws, returned as samples)."""
+    samples = SampleSet(sources)
+    flat = [s for source in sources for s in source]
+    return [flat[g] for g in mix_indices(samples, cfg, seed)]
+
+
+def shuffled(n: int, seed) -> np.ndarray:
+    """random.Random(seed).shuffle(list(range(n))) at 4 bytes a sample (the same permutation)."""
+    order = array.array("i", range(n))
+    random.Random(seed).shuffle(order)
+    return np.frombuffer(order, dtype=np.int32)
+
+
+def split_eval_indices(ids: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train, held out) of an index array: a seeded `fraction` held out, both kept in their original order."""
+    if not fraction:
+        return ids, ids[:0]
+    n_eval = max(1, round(fraction * len(ids)))
+    held = np.zeros(len(ids), dtype=bool)
+    held[shuffled(len(ids), seed)[:n_eval]] = True
+    return ids[~held], ids[held]
 
 
 def split_eval(samples: list[RenderedSample], fraction: float, seed: int):
-    if not fraction:
-        return samples, []
-    order = list(range(len(samples)))
-    random.Random(seed).shuffle(order)
-    n_eval = max(1, round(fraction * len(samples)))
-    held = set(order[:n_eval])
-    return [s for i, s in enumerate(samples) if i not in held], [samples[i] for i in sorted(held)]
+    train, held = split_eval_indices(np.arange(len(samples)), fraction, seed)
+    return [samples[i] for i in train], [samples[i] for i in held]
 
 
 class BatchPlan:
@@ -178,20 +278,27 @@ class BatchPlan:
         total_samples = max(global_batch, math.floor(epochs * n)) if epochs > 0 else 0
         self.total_steps = max_steps if max_steps > 0 else math.ceil(total_samples / global_batch)
         self.total_samples = total_samples if max_steps <= 0 else max_steps * global_batch
-        self._orders: dict[int, list[int]] = {}
+        self._orders: dict[int, np.ndarray] = {}
 
-    def _order(self, epoch: int) -> list[int]:
+    def _order(self, epoch: int) -> np.ndarray:
         if epoch not in self._orders:
-            order = list(range(self.n))
-            if self.shuffle or epoch > 0:
-                random.Random(f"{self.seed}:epoch:{epoch}").shuffle(order)
-            self._orders = {epoch: order}
+            order = shuffled(self.n, f"{self.seed}:epoch:{epoch}") if self.shuffle or epoch > 0 \
+                else np.arange(self.n, dtype=np.int32)
+            self._orders = {epoch: order}  # one epoch's order at a time: 4 bytes a sample
         return self._orders[epoch]
 
-    def batch(self, step: int) -> list[int]:
+    def batch_array(self, step: int) -> np.ndarray:
         start = step * self.global_batch
         stop = min(start + self.global_batch, self.total_samples)
-        return [self._order(k // self.n)[k % self.n] for k in range(start, stop)]
+        k = np.arange(start, stop, dtype=np.int64)
+        out = np.empty(len(k), dtype=np.int64)
+        for epoch in np.unique(k // self.n):
+            where = k // self.n == epoch
+            out[where] = self._order(int(epoch))[k[where] % self.n]
+        return out
+
+    def batch(self, step: int) -> list[int]:
+        return self.batch_array(step).tolist()
 
     def epoch_of(self, step: int) -> float:
         return step * self.global_batch / self.n

@@ -13,20 +13,22 @@ import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
+from datetime import timedelta
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from core.data.chat import RenderedSample
-from core.data.packing import PackReport, pack_samples
-from core.data.sources import BatchPlan, load_source, mix, split_eval
+from core.data.packing import PackReport
+from core.data.sources import BatchPlan, load_source, mix_indices, split_eval_indices
+from core.data.store import SampleSet, SampleView
 from core.model import sequence_parallel
 from core.model.attention import enable_packed_attention
 from core.model.loading import add_special_tokens, load_model, load_tokenizer, set_rope_base
 from core.train import config as config_lib
 from core.train import engine as engine_lib
-from core.train.batching import StepPlan, build_micro_batch, forward_token_losses, plan_step
+from core.train.batching import StepPlan, build_micro_batch, forward_token_losses, pack_rows, plan_step
 from core.train.config import TrainConfig
 from core.train.loss import channel_sums, weighted_loss
 from core.train.metrics import MetricsLogger, channel_losses
@@ -87,25 +89,32 @@ def prepare_model(cfg: TrainConfig, tokenizer, extra: Callable | None = None):
     return model
 
 
-def load_data(cfg: TrainConfig, tokenizer, info: engine_lib.DistInfo) -> tuple[list[RenderedSample], list[RenderedSample], list[str]]:
-    """Rank 0 renders (and caches); the others then read the cache."""
+def load_data(cfg: TrainConfig, tokenizer, info: engine_lib.DistInfo) -> tuple[SampleView, SampleView, list[str]]:
+    """Rank 0 renders (and caches); then the first rank of every other node (which renders only where the cache
+    folder is not shared); then the rest, which only map the cached files. Returns views (index arrays over
+    the memory-mapped samples) of the training mix and the held-out samples, and the task types."""
     def read_all(progress: bool):
         sources = [load_source(p, tokenizer, cfg.data, progress) for p in cfg.data.paths]
         evals = [load_source(p, tokenizer, cfg.data, progress) for p in cfg.data.eval_paths]
         return sources, evals
 
-    if not info.is_main:
-        dist.barrier()
-    sources, evals = read_all(info.is_main and cfg.progress)
+    # Rendering a large set can outlast a collective's default timeout: the waiting ranks use a group of their own.
+    waiting = dist.new_group(backend="gloo", timeout=timedelta(hours=24)) if info.world > 1 else None
+    for stage in range(3):
+        turn = (info.rank == 0, info.rank != 0 and info.local_rank == 0, info.local_rank != 0)[stage]
+        if turn:
+            sources, evals = read_all(info.is_main and cfg.progress)
+        if waiting is not None:
+            dist.barrier(group=waiting)
     if info.is_main:
         for s in sources + evals:
             print(f"[data] {s.path}: {s.stats.summary()}")
-        dist.barrier()
-    train = mix([s.samples for s in sources], cfg.data, cfg.seed)
-    train, held_out = split_eval(train, cfg.data.eval_split, cfg.seed)
-    held_out += [x for s in evals for x in s.samples]
-    channels = sorted({s.task_type for s in train + held_out})
-    return train, held_out, channels
+    samples = SampleSet([s.store for s in sources + evals])
+    mixed = mix_indices(samples, cfg.data, cfg.seed, sources=list(range(len(sources))))
+    train, held_out = split_eval_indices(mixed, cfg.data.eval_split, cfg.seed)
+    held_out = np.concatenate([held_out, *(samples.source_range(len(sources) + k) for k in range(len(evals)))])
+    channels = sorted(samples.task_types[t] for t in np.unique(samples.task_ids_of(np.concatenate([train, held_out]))))
+    return samples.view(train), samples.view(held_out), channels
 
 
 def reduce_sum(values: list[torch.Tensor]) -> list[torch.Tensor]:
@@ -163,7 +172,7 @@ def fit(cfg: TrainConfig, prepare: Callable | None = None) -> FitResult:
     plan = BatchPlan(len(train), cfg.global_batch_size(info.world), cfg.epochs, cfg.max_steps, cfg.seed,
                      cfg.data.shuffle)
     if held_out:
-        eval_rows, eval_report = pack_samples(held_out, cfg.data.max_len, cfg.data.truncation)
+        eval_rows, eval_report, _ = pack_rows(held_out, cfg.data.max_len, cfg.data.truncation)
         eval_plan = StepPlan([[[r] for r in eval_rows[k::dp_size]] for k in range(dp_size)], held_out, [], 0, 0, eval_report)
     engine = engine_lib.build_engine(model, cfg, plan.total_steps, info.world)
     grad_scale = engine.dp_world_size  # DeepSpeed averages gradients over ranks; our losses already hold the global denominators
@@ -187,7 +196,7 @@ def fit(cfg: TrainConfig, prepare: Callable | None = None) -> FitResult:
     loop_start = time.time()
     for step in range(start_step, plan.total_steps):
         step_start = time.time()
-        step_plan = plan_step([train[i] for i in plan.batch(step)], cfg.data.max_len, cfg.data.packing,
+        step_plan = plan_step(train.select(plan.batch_array(step)), cfg.data.max_len, cfg.data.packing,
                               cfg.data.truncation, dp_size, cfg.gradient_accumulation)
         pack_report.merge(step_plan.report)
         loss_sum = torch.zeros(1, dtype=torch.float64, device=device)
