@@ -27,5 +27,5 @@ class DataConfig:
     format: Literal["auto", "records", "openai", "alpaca", "sharegpt"] = "auto"  # row format (core.data.readers)
     task_type: str = ""  # task_type for rows without one (alpaca, sharegpt, openai); empty: general/chat
     extra_roles: list[str] = field(default_factory=list)
-    num_proc: int = 1
+    num_proc: int = 0  # rendering processes; 0: every core this process may run on
     cache_dir: str = ".cache/sft-suites/tokenized"
