@@ -10,9 +10,13 @@ configuration snippet that makes it train the same turns:
   axolotl       DIR/NAME.jsonl (messages with a train flag on every message) + DIR/axolotl_datasets.yaml
   swift         DIR/NAME.jsonl (messages, tools, channel = task_type, per-message loss) + DIR/swift_sft_args.txt
 
-A record a format cannot express exactly (see core.curate.export_formats) stops the export naming file, line
-and reason (error, the default), is left out and counted (drop), or is written as the trainer will read
-it and counted (keep). DIR/export_report.json records every count.
+Per-message train flags LLaMA-Factory and TRL cannot set (a failed call marked "train": false) are
+expressed by splitting: one row per trained assistant turn, each training only its last turn (mask_history /
+prompt + completion). A record a format still cannot express (see core.curate.export_formats) stops the export
+naming file, line and reason (error, the default), is left out and counted (drop), or is written as the trainer
+will read it and counted (keep). DIR/export_report.json records every count and, under "differences", what
+each trainer trains differently from core's rendering (the newline LLaMA-Factory's and ms-swift's ChatML / Qwen
+templates put after <|im_end|>, counted in extra_trained_tokens; task_type where the format has no place).
 """
 
 from __future__ import annotations
@@ -25,35 +29,89 @@ from collections import Counter
 
 import yaml
 
-from core.curate.export_formats import TARGETS, train_flags
+from core.curate.export_formats import TARGETS, needs_split, split_by_trained_turn, train_flags
 from core.data.readers import iter_any
 from core.data.records import ReadStats, RecordError, dumps_record
+from core.errors import UserError
 
 POLICIES = ("error", "drop", "keep")
 
 
-class ExportError(ValueError):
+class ExportError(UserError):
     pass
 
 
+SPLITTABLE = ("llamafactory", "trl")  # they train every assistant turn or only the last one, set per run
+CHATML_NEWLINE = ("ChatML / Qwen templates put \"<|im_end|>\\n\" in the assistant part: one more token (the "
+                  "newline) is trained per trained assistant turn than core trains")
+
+
+def _differences(target: str, prompt_completion: bool, split: bool, extra: int, no_task_type: int) -> list[str]:
+    """What the trainer will train differently from core.data.chat's rendering, in words."""
+    out = []
+    if target in ("llamafactory", "swift"):
+        out.append(f"+{extra} trained tokens with ChatML / Qwen templates ({CHATML_NEWLINE}); other templates "
+                   "train what they put after the end-of-turn token, if anything")
+    if target == "trl":
+        out.append(f"+{extra} trained tokens with ChatML / Qwen templates (completion_only_loss trains all that "
+                   "follows the prompt, the newline after <|im_end|> included)" if prompt_completion else
+                   "exact: assistant_only_loss trains the template's {% generation %} spans")
+    if target == "axolotl":
+        out.append("exact with train_on_eos: turn (trained non-assistant messages are refused: axolotl trains "
+                   "their content only)")
+    if target == "llamafactory":
+        out.append("rendered with LLaMA-Factory's own template (template: in its config), not the model's chat "
+                   "template; text beside tool calls goes before a <tool_call> block in the function_call turn")
+    if split:
+        out.append("per-message train flags: one row per trained assistant turn, each training only its last "
+                   "turn (the same trained tokens in the same contexts; each row recomputes its prefix)")
+    if no_task_type:
+        out.append(f"task_type of {no_task_type} records not exported (the {target} format has no per-sample tag; "
+                   "swift keeps it as channel)")
+    return out
+
+
 def convert(records: list[tuple[str, dict]], target: str, mask: str, policy: str) -> tuple[list[dict], dict]:
-    """(where, record) pairs -> rows of `target`, and a report of what could not be expressed."""
+    """(where, record) pairs -> rows of `target`, and a report of what could not be expressed and of what the
+    trainer trains differently from core (extra_trained_tokens: the ChatML newline case)."""
     to_row = TARGETS[target][0]
+    flags = [train_flags(record, mask) for _, record in records]
+    split = target in SPLITTABLE and any(needs_split(r, f, mask) for (_, r), f in zip(records, flags))
+    row_mask = "last" if split else mask
+    prompt_completion = target == "trl" and row_mask == "last"
     rows, problems, examples, unexported = [], Counter(), [], Counter()
-    for where, record in records:
+    kept = extra = 0
+    for (where, record), record_flags in zip(records, flags):
         unexported["meta"] += "meta" in record
         unexported["id"] += "id" in record
         unexported["tool_call_id"] += sum("tool_call_id" in m for m in record["messages"])
-        row, found = to_row(record, train_flags(record, mask), mask)
+        unexported["task_type"] += target != "swift"
+        trains_others = any(f and m["role"] != "assistant" for m, f in zip(record["messages"], record_flags))
+        # (a trained non-assistant message is not split away: converted whole, the converter names it)
+        parts = split_by_trained_turn(record, record_flags) if split and not trains_others else [(record, record_flags)]
+        made, found = [], []
+        for part, part_flags in parts:
+            row, part_found = to_row(part, part_flags, row_mask)
+            made.append(row)
+            found += part_found
         for reason in dict.fromkeys(found):
             problems[reason] += 1
             if len(examples) < 5:
                 examples.append(f"{where}: {reason}")
         if not found or policy == "keep":
-            rows.append(row)
-    report = {"target": target, "mask": mask, "policy": policy, "records": len(records), "written": len(rows),
-              "dropped": len(records) - len(rows), "not_expressible": dict(sorted(problems.items())),
-              "examples": examples, "fields_not_exported": {k: v for k, v in sorted(unexported.items()) if v}}
+            rows += made
+            kept += 1
+            if target in ("llamafactory", "swift"):
+                extra += sum(f and m["role"] == "assistant" for m, f in zip(record["messages"], record_flags))
+            elif prompt_completion:
+                extra += len(made)
+    report = {"target": target, "mask": mask, "policy": policy, "layout": "split" if split else "whole",
+              "records": len(records), "written": kept, "rows": len(rows), "dropped": len(records) - kept,
+              "not_expressible": dict(sorted(problems.items())), "examples": examples,
+              "fields_not_exported": {k: v for k, v in sorted(unexported.items()) if v},
+              "extra_trained_tokens": extra,
+              "differences": _differences(target, prompt_completion, split, extra, unexported["task_type"]),
+              "row_mask": row_mask}
     if problems and policy == "error":
         raise ExportError(f"{sum(problems.values())} problem(s) exporting to {target} with mask {mask!r} "
                           f"({dict(problems)}); first: " + "; ".join(examples)
@@ -112,7 +170,7 @@ def export(paths: list[str], target: str, out: str, name: str | None = None, mas
     with open(os.path.join(out, f"{name}.jsonl"), "w", encoding="utf-8") as f:
         for row in rows:
             f.write(dumps_record(row) + "\n")
-    files = snippets(target, out, name, mask)
+    files = snippets(target, out, name, report["row_mask"])
     for filename, text in files.items():
         with open(os.path.join(out, filename), "w", encoding="utf-8") as f:
             f.write(text)
@@ -124,7 +182,7 @@ def export(paths: list[str], target: str, out: str, name: str | None = None, mas
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m core.curate.export", description=__doc__.split("\n\n")[1])
-    parser.add_argument("inputs", nargs="+", help="record JSONL files")
+    parser.add_argument("inputs", nargs="+", help="data files (records, or any format core.data.readers reads)")
     parser.add_argument("--to", required=True, choices=sorted(TARGETS), dest="target")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--name", help="dataset name (default: the first input's file name)")
@@ -142,6 +200,10 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"[{'dropped' if args.policy == 'drop' else 'kept as the trainer reads it'}] {n}: {reason}")
     for field, n in report["fields_not_exported"].items():
         print(f"[not exported] {field}: {n} (no place for it in the {args.target} format)")
+    if report["layout"] == "split":
+        print(f"[split] {report['written']} records written as {report['rows']} rows (one per trained assistant turn)")
+    for line in report["differences"]:
+        print(f"[differs] {line}")
     print(f"[done] {report['written']} of {report['records']} records written for {args.target} to {args.out}: "
           + ", ".join(report["files"]))
     return report

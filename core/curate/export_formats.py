@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import json
 
-# LLaMA-Factory's own OpenAI-format converter joins consecutive tool results with this separator.
-TOOL_RESULT_SEPARATOR = "\n</tool_response>\n<tool_response>\n"
+from core.data.readers import TOOL_CALL_CLOSE, TOOL_CALL_OPEN, TOOL_RESULT_SEPARATOR, split_function_call
+
+__all__ = ["TARGETS", "TOOL_RESULT_SEPARATOR", "canonical", "split_by_trained_turn", "train_flags"]
 
 
 def train_flags(record: dict, mask: str) -> list[bool]:
@@ -48,6 +49,27 @@ def _mode_problems(messages: list[dict], flags: list[bool], mask: str, trainer: 
     if {i for i in assistants if flags[i]} != expected:
         problems.append(f"per-message train flags differ from mask {mask!r} ({trainer} sets this per run)")
     return problems
+
+
+def needs_split(record: dict, flags: list[bool], mask: str) -> bool:
+    """The assistant turns trained are not those `mask` trains (e.g. a failed call marked "train": false),
+    while no other message is trained: one row per trained turn, each training only its last turn, expresses it."""
+    messages = record["messages"]
+    if any(flags[i] for i, m in enumerate(messages) if m["role"] != "assistant"):
+        return False
+    assistants = [i for i, m in enumerate(messages) if m["role"] == "assistant"]
+    return {i for i in assistants if flags[i]} != {i for i in assistants if mask == "all" or i == assistants[-1]}
+
+
+def split_by_trained_turn(record: dict, flags: list[bool]) -> list[tuple[dict, list[bool]]]:
+    """(record cut after trained assistant turn t, flags training only t) for every trained turn t. The rows
+    train exactly the record's trained tokens, each in the same context (attention is causal); the prefix is
+    computed once per row instead of once."""
+    out = []
+    for t, (message, flag) in enumerate(zip(record["messages"], flags)):
+        if flag and message["role"] == "assistant":
+            out.append(({**record, "messages": record["messages"][: t + 1]}, [False] * t + [True]))
+    return out
 
 
 def canonical(record: dict, mask: str) -> dict:
@@ -97,11 +119,11 @@ def to_llamafactory(record: dict, flags: list[bool], mask: str) -> tuple[dict, l
         if role == "user":
             turns.append({"from": "human", "value": m.get("content") or ""})
         elif role == "assistant" and m.get("tool_calls"):
-            if m.get("content"):
-                problems.append("assistant text beside tool calls (a function_call turn carries only the calls)")
             calls = _calls(m)
-            turns.append({"from": "function_call", "value": json.dumps(calls[0] if len(calls) == 1 else calls,
-                                                                      ensure_ascii=False)})
+            value = json.dumps(calls[0] if len(calls) == 1 else calls, ensure_ascii=False)
+            if m.get("content"):  # text before the calls: LLaMA-Factory keeps what lies outside tool_call_words
+                value = f"{m['content']}\n{TOOL_CALL_OPEN}{value}{TOOL_CALL_CLOSE}"
+            turns.append({"from": "function_call", "value": value})
         elif role == "assistant":
             turns.append({"from": "gpt", "value": m.get("content") or ""})
         elif role == "tool":
@@ -128,8 +150,9 @@ def from_llamafactory(row: dict, mask: str, task_type: str) -> dict:
         elif kind == "gpt":
             messages.append({"role": "assistant", "content": value})
         elif kind == "function_call":
-            calls = json.loads(value)
-            messages.append({"role": "assistant", "content": "",
+            text, calls = split_function_call(value)
+            calls = json.loads(calls)
+            messages.append({"role": "assistant", "content": text,
                              "tool_calls": _tool_calls(calls if isinstance(calls, list) else [calls])})
         else:
             messages += [{"role": "tool", "content": part} for part in value.split(TOOL_RESULT_SEPARATOR)]
@@ -169,7 +192,13 @@ def from_trl(row: dict, mask: str, task_type: str) -> dict:
 
 def to_axolotl(record: dict, flags: list[bool], mask: str) -> tuple[dict, list[str]]:
     messages = [{**_plain(m), "train": flag} for m, flag in zip(record["messages"], flags)]
-    return {"messages": messages, "tools": record.get("tools") or []}, []
+    problems = []
+    if any(flag and m["role"] != "assistant" for m, flag in zip(record["messages"], flags)):
+        # Measured with axolotl 0.19: it trains the message's content only, not its role header and end of
+        # turn (37 of the 42 tokens core trains for one such user message).
+        problems.append("trained non-assistant message (axolotl trains its content only, not its role header "
+                        "and end-of-turn token)")
+    return {"messages": messages, "tools": record.get("tools") or []}, problems
 
 
 def from_axolotl(row: dict, mask: str, task_type: str) -> dict:

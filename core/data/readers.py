@@ -34,6 +34,8 @@ FORMATS = ("auto", "records", "openai", "alpaca", "sharegpt")
 DEFAULT_TASK_TYPE = "general/chat"
 # LLaMA-Factory's own OpenAI-format converter joins consecutive tool results with this separator.
 TOOL_RESULT_SEPARATOR = "\n</tool_response>\n<tool_response>\n"
+# LLaMA-Factory's FunctionFormatter keeps text outside these words as the turn's text before the calls.
+TOOL_CALL_OPEN, TOOL_CALL_CLOSE = "<tool_call>", "</tool_call>"
 SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "chatgpt": "assistant",
                   "bard": "assistant", "bing": "assistant", "model": "assistant", "system": "system",
                   "function_call": "function_call", "observation": "tool", "tool": "tool", "function": "tool"}
@@ -160,6 +162,15 @@ def _decode_arguments(call: dict, where: str, mapped) -> dict:
     return {"type": "function", **out, "function": function}
 
 
+def split_function_call(value: str) -> tuple[str, str]:
+    """(text before the calls, the calls' JSON) of a LLaMA-Factory function_call value."""
+    start, end = value.find(TOOL_CALL_OPEN), value.rfind(TOOL_CALL_CLOSE)
+    if start < 0 or end < start:
+        return "", value
+    text = value[:start] + value[end + len(TOOL_CALL_CLOSE):]
+    return (text[:-1] if text.endswith("\n") else text), value[start + len(TOOL_CALL_OPEN): end]
+
+
 def _task_type(row: dict, default: str, mapped) -> str:
     if row.get("task_type"):
         return row["task_type"]
@@ -248,6 +259,7 @@ def from_sharegpt(row: dict, task_type: str, mapped) -> dict:
         if not isinstance(value, str):
             raise SchemaError(f"{where}.value", "expected a string", "wrong_type")
         if role == "function_call":
+            text, value = split_function_call(value)
             try:
                 calls = json.loads(value)
             except json.JSONDecodeError as e:
@@ -255,7 +267,7 @@ def from_sharegpt(row: dict, task_type: str, mapped) -> dict:
             calls = calls if isinstance(calls, list) else [calls]
             tool_calls = [_decode_arguments(c, f"{where}.value[{j}]", mapped) if isinstance(c, dict) else c
                           for j, c in enumerate(calls)]
-            messages.append({"role": "assistant", "content": "", "tool_calls": tool_calls})
+            messages.append({"role": "assistant", "content": text, "tool_calls": tool_calls})
             pending = [c["function"].get("name", "") for c in tool_calls if isinstance(c, dict)]
             mapped["function_call turns mapped to tool_calls"] += 1
         elif role == "tool":

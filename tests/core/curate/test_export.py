@@ -193,25 +193,89 @@ def test_swift_files_follow_the_documented_schema(tmp_path):
     assert "--enable_channel_loss true" in (tmp_path / "s" / "swift_sft_args.txt").read_text()
 
 
+TRAINED_USER = {"messages": [{"role": "user", "content": "Repeat after me: hello.", "train": True},
+                             {"role": "assistant", "content": "hello"}], "task_type": "chat/echo"}
+
+
+def _prefix_canonical(record, turn):
+    """canonical() of the record cut after `turn`, training only that turn."""
+    part = {**record, "messages": [dict(m) for m in record["messages"][: turn + 1]]}
+    for k, m in enumerate(part["messages"]):
+        m["train"] = k == turn
+    return canonical(part, "last")
+
+
+def test_per_message_flags_are_split_into_rows_for_llamafactory_and_trl(tmp_path):
+    src = tmp_path / "in.jsonl"
+    records = [RECORDS[0], MID_TURN_UNTRAINED, TEXT_AND_CALL]
+    write_records(src, records)
+    for target in ("llamafactory", "trl"):
+        report = export([str(src)], target, str(tmp_path / target))
+        assert report["layout"] == "split" and report["written"] == 3 and report["dropped"] == 0
+        assert report["rows"] == 1 + 2 + 2 and not report["not_expressible"]  # one row per trained assistant turn
+        assert any("one row per trained assistant turn" in d for d in report["differences"])
+        turns = [(r, t) for r in records for t in range(len(r["messages"]))
+                 if r["messages"][t]["role"] == "assistant" and r["messages"][t].get("train", True)]
+        back = [TARGETS[target][1](row, "last", r["task_type"]) for row, (r, _) in zip(rows(tmp_path / target / "in.jsonl"), turns)]
+        assert [canonical(b, "last") for b in back] == [_prefix_canonical(r, t) for r, t in turns]
+    args = yaml.safe_load((tmp_path / "llamafactory" / "llamafactory_args.yaml").read_text())
+    assert args["mask_history"] is True  # each row trains only its last turn
+    assert yaml.safe_load((tmp_path / "trl" / "trl_sft_config.yaml").read_text()) == {"completion_only_loss": True}
+    # LLaMA-Factory: the text beside the calls goes before a <tool_call> block of the function_call turn.
+    lf = rows(tmp_path / "llamafactory" / "in.jsonl")
+    assert lf[-1]["conversations"][1]["value"].startswith("Let me check.\n<tool_call>{")
+
+
 def test_inexpressible_records_are_refused_dropped_or_kept_and_counted(tmp_path):
     src = tmp_path / "in.jsonl"
-    write_records(src, [RECORDS[0], MID_TURN_UNTRAINED, TEXT_AND_CALL])
-    with pytest.raises(ExportError, match=r"in.jsonl:2: per-message train flags differ from mask 'all'"):
-        export([str(src)], "llamafactory", str(tmp_path / "a"))
-    report = export([str(src)], "llamafactory", str(tmp_path / "b"), policy="drop")
-    assert report["written"] == 1 and report["dropped"] == 2 and report["not_expressible"] == {
-        "assistant text beside tool calls (a function_call turn carries only the calls)": 1,
-        "per-message train flags differ from mask 'all' (LLaMA-Factory sets this per run)": 1}
-    report = export([str(src)], "trl", str(tmp_path / "c"), policy="keep")
-    assert report["written"] == 3 and report["not_expressible"] == {
-        "per-message train flags differ from mask 'all' (TRL sets this per run)": 1}
-    for target in ("axolotl", "swift"):  # per-message flags are expressible there
-        report = export([str(src)], target, str(tmp_path / target))
-        assert report["written"] == 3 and not report["not_expressible"]
+    write_records(src, [RECORDS[0], MID_TURN_UNTRAINED, TRAINED_USER])
+    for target, reason in [("llamafactory", "trained non-assistant message (LLaMA-Factory trains assistant turns only)"),
+                           ("trl", "trained non-assistant message (TRL trains assistant turns only)"),
+                           ("axolotl", "trained non-assistant message (axolotl trains its content only, not its role "
+                                       "header and end-of-turn token)"),
+                           ("swift", "trained non-assistant message (ms-swift's loss field applies to assistant messages)")]:
+        with pytest.raises(ExportError, match=r"in.jsonl:3: trained non-assistant message"):
+            export([str(src)], target, str(tmp_path / "a" / target))
+        report = export([str(src)], target, str(tmp_path / "b" / target), policy="drop")
+        assert report["written"] == 2 and report["dropped"] == 1 and report["not_expressible"] == {reason: 1}
+        assert json.loads((tmp_path / "b" / target / "export_report.json").read_text())["dropped"] == 1
+        report = export([str(src)], target, str(tmp_path / "c" / target), policy="keep")
+        assert report["written"] == 3 and report["not_expressible"] == {reason: 1}
+    for target in ("axolotl", "swift"):  # per-message flags are expressible there as they are
+        report = export([str(src)], target, str(tmp_path / "d" / target), policy="drop")
+        assert report["layout"] == "whole"
         back = [TARGETS[target][1](row, "all", r["task_type"]) for row, r in
-                zip(rows(tmp_path / target / "in.jsonl"), read_records(src))]
-        assert [canonical(b, "all") for b in back] == [canonical(r, "all") for r in read_records(src)]
-    assert json.loads((tmp_path / "b" / "export_report.json").read_text())["dropped"] == 2
+                zip(rows(tmp_path / "d" / target / "in.jsonl"), read_records(src)[:2])]
+        assert [canonical(b, "all") for b in back] == [canonical(r, "all") for r in read_records(src)[:2]]
+
+
+def test_the_report_names_what_each_trainer_trains_differently(data, tmp_path):
+    reports = {t: export([str(data)], t, str(tmp_path / t)) for t in sorted(TARGETS)}
+    trained_turns = sum(m["role"] == "assistant" for r in RECORDS for m in r["messages"])
+    for target in ("llamafactory", "swift"):  # "<|im_end|>\n" in the assistant part of their ChatML / Qwen templates
+        assert reports[target]["extra_trained_tokens"] == trained_turns
+        assert reports[target]["differences"][0].startswith(f"+{trained_turns} trained tokens with ChatML / Qwen")
+    assert reports["trl"]["extra_trained_tokens"] == 0 and reports["axolotl"]["extra_trained_tokens"] == 0
+    assert "exact: assistant_only_loss" in reports["trl"]["differences"][0]
+    for target in ("llamafactory", "trl", "axolotl"):
+        assert reports[target]["fields_not_exported"] == {"task_type": 4}
+        assert any(d.startswith("task_type of 4 records not exported") for d in reports[target]["differences"])
+    assert "task_type" not in reports["swift"]["fields_not_exported"]  # kept as channel
+    last = export([str(data)], "trl", str(tmp_path / "trl_last"), mask="last")
+    assert last["extra_trained_tokens"] == 4  # one completion per record, each ending in the trained newline
+
+
+def test_agent_suite_default_output_exports_to_every_trainer_without_drops(tmp_path):
+    from suites.agent.generate import generate
+
+    records = generate(300, 11, "mix")
+    assert any(m.get("train") is False for r in records for m in r["messages"])  # the case that forced drops
+    src = tmp_path / "agent.jsonl"
+    write_records(src, records)
+    for target in sorted(TARGETS):
+        for mask in ("all", "last"):
+            report = export([str(src)], target, str(tmp_path / f"{target}_{mask}"), mask=mask)
+            assert report["written"] == 300 and report["dropped"] == 0 and not report["not_expressible"], target
 
 
 def test_cli_errors_and_summary(data, tmp_path, capsys):
@@ -221,11 +285,13 @@ def test_cli_errors_and_summary(data, tmp_path, capsys):
     with_meta = tmp_path / "meta.jsonl"
     write_records(with_meta, [{**RECORDS[0], "meta": {"seed": 1}}, RECORDS[1]])
     report = main([str(with_meta), "--to", "trl", "--out", str(tmp_path / "m")])
-    assert report["fields_not_exported"] == {"meta": 1}
-    assert "[not exported] meta: 1 (no place for it in the trl format)" in capsys.readouterr().out
+    assert report["fields_not_exported"] == {"meta": 1, "task_type": 2}
+    printed = capsys.readouterr().out
+    assert "[not exported] meta: 1 (no place for it in the trl format)" in printed
+    assert "[differs] exact: assistant_only_loss trains the template's {% generation %} spans" in printed
     src = tmp_path / "flags.jsonl"
-    write_records(src, [MID_TURN_UNTRAINED])
-    with pytest.raises(SystemExit, match="flags.jsonl:1: per-message train flags"):
+    write_records(src, [TRAINED_USER])
+    with pytest.raises(SystemExit, match="flags.jsonl:1: trained non-assistant message"):
         main([str(src), "--to", "trl", "--out", str(tmp_path / "t")])
 
 
@@ -244,6 +310,7 @@ def test_trl_sft_trainer_tokenises_the_export_like_core(data, tmp_path, tiny_tok
     args = trl.SFTConfig(output_dir=str(tmp_path / "run"), report_to="none", use_cpu=True, max_length=None, **config)
     trainer = trl.SFTTrainer(model=load_model("tiny"), args=args, train_dataset=dataset, processing_class=tiny_tokenizer)
     newline = tiny_tokenizer.convert_tokens_to_ids("Ċ")
+    extra = 0
     for row, record in zip(trainer.train_dataset, read_records(data)):
         sample = render_record(record, tiny_tokenizer, mask=mask)
         assert row["input_ids"] == sample.input_ids
@@ -252,3 +319,51 @@ def test_trl_sft_trainer_tokenises_the_export_like_core(data, tmp_path, tiny_tok
             assert sample.input_ids[-1] == newline and expected[-1] == IGNORE_INDEX
             expected[-1] = newline
         assert row["labels"] == expected
+        extra += sum(label != IGNORE_INDEX for label in row["labels"]) - sample.num_trained
+    report = json.loads((tmp_path / "trl" / "export_report.json").read_text())
+    assert extra == report["extra_trained_tokens"] == (4 if mask == "last" else 0)  # exactly what the report says
+
+
+def test_trl_trains_the_split_rows_like_core_plus_what_the_report_says(tmp_path, tiny_tokenizer):
+    """Per-message flags (a failed call not trained) exported for TRL as one prompt + completion row per trained
+    turn: TRL's own preparation gives, row by row, core's ids up to that turn and core's trained tokens of that
+    turn, plus the newline after <|im_end|>; the extra count is the report's extra_trained_tokens."""
+    trl = pytest.importorskip("trl")
+    import datasets
+
+    from core.model.loading import load_model
+
+    failed_call = {"messages": [{"role": "user", "content": "Weather in Rome?"},
+                                {"role": "assistant", "content": "", "tool_calls": [call("weather", town="Rome")],
+                                 "train": False},
+                                {"role": "tool", "name": "weather", "content": "{\"error\": \"unknown argument town\"}"},
+                                {"role": "assistant", "content": "Retrying.", "tool_calls": [call("weather", city="Rome")]},
+                                {"role": "tool", "name": "weather", "content": "rain"},
+                                {"role": "assistant", "content": "It rains in Rome."}],
+                   "tools": [{"type": "function", "function": {**TOOLS[1]["function"], "parameters": {
+                       "type": "object", "properties": {"city": {"type": "string"}, "town": {"type": "string"}}}}}],
+                   "task_type": "agent/tool_error"}
+    records = [RECORDS[2], MID_TURN_UNTRAINED, failed_call]
+    src = tmp_path / "in.jsonl"
+    write_records(src, records)
+    report = export([str(src)], "trl", str(tmp_path / "trl"))
+    assert report["layout"] == "split" and report["rows"] == 2 + 2 + 2
+    dataset = datasets.load_dataset("json", data_files=str(tmp_path / "trl" / "in.jsonl"), split="train")
+    config = yaml.safe_load((tmp_path / "trl" / "trl_sft_config.yaml").read_text())
+    args = trl.SFTConfig(output_dir=str(tmp_path / "run"), report_to="none", use_cpu=True, max_length=None, **config)
+    trainer = trl.SFTTrainer(model=load_model("tiny"), args=args, train_dataset=dataset, processing_class=tiny_tokenizer)
+    samples = [render_record(r, tiny_tokenizer) for r in records]
+    trained_by_trl = {k: set() for k in range(len(records))}
+    owners = [k for k, r in enumerate(records) for m in r["messages"] if m["role"] == "assistant" and m.get("train", True)]
+    for row, k in zip(trainer.train_dataset, owners):
+        full = samples[k].input_ids
+        assert row["input_ids"] == full[: len(row["input_ids"])]  # the same context, cut after the trained turn
+        trained_by_trl[k] |= {j for j, label in enumerate(row["labels"]) if label != IGNORE_INDEX}
+    newline = tiny_tokenizer.convert_tokens_to_ids("Ċ")
+    extra = 0
+    for k, sample in enumerate(samples):
+        core_trained = {j for j, label in enumerate(sample.labels) if label != IGNORE_INDEX}
+        assert core_trained <= trained_by_trl[k]
+        assert all(sample.input_ids[j] == newline for j in trained_by_trl[k] - core_trained)
+        extra += len(trained_by_trl[k] - core_trained)
+    assert extra == report["extra_trained_tokens"] == report["rows"]
