@@ -28,4 +28,19 @@ class DataConfig:
     task_type: str = ""  # task_type for rows without one (alpaca, sharegpt, openai); empty: general/chat
     extra_roles: list[str] = field(default_factory=list)
     num_proc: int = 0  # rendering processes; 0: every core this process may run on
+    # Chat-template handling (docs/templates.md): the strategy the probe picks, or one forced; the text that
+    # ends an assistant turn ("" = the probe's; appended where the template has none); what to do with a
+    # system message / parallel calls / tools a template cannot render: adapt (counted) or refuse.
+    template_strategy: Literal["auto", "markers", "prefix", "per_turn"] = "auto"
+    end_of_turn: str = ""
+    system: Literal["fold", "refuse"] = "fold"
+    parallel_calls: Literal["split", "refuse"] = "split"
+    tools: Literal["fallback", "refuse"] = "fallback"
     cache_dir: str = ".cache/sft-suites/tokenized"
+
+
+def render_policy(cfg: DataConfig):
+    from core.data.adapt import RenderPolicy
+
+    return RenderPolicy(strategy=cfg.template_strategy, end_of_turn=cfg.end_of_turn, system=cfg.system,
+                        parallel_calls=cfg.parallel_calls, tools=cfg.tools)

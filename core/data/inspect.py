@@ -2,7 +2,7 @@
 
 Prints samples with the trained spans marked, then per-task_type counts, token-length percentiles and
 the share of trained tokens: what a practitioner checks before spending GPU hours on a file. Samples the
-template cannot render are counted by reason and named by file:line; the exit status is 1 if there are any."""
+template cannot render are counted by reason and named by file:line; the exit status is 0 (1 with --strict if there are any)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
-from core.data.chat import IGNORE_INDEX, MASK_MODES, RenderedSample, RenderError, render_record
+from core.data.adapt import RenderPolicy
+from core.data.chat import IGNORE_INDEX, MASK_MODES, RenderedSample, RenderError, count_samples, render_samples
+from core.data.template_probe import probe_template
 from core.data.readers import iter_any
 from core.data.records import ReadStats, RecordError
 from core.model.loading import TINY, load_tokenizer
@@ -74,9 +76,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--extra-roles", default="", metavar="ROLE[,ROLE...]",
                         help="custom roles the file uses besides system/user/assistant/tool, e.g. background,narration")
     parser.add_argument("--no-color", action="store_true")
+    parser.add_argument("--template", action="store_true", help="print the chat template's probe (strategy, end of turn, "
+                        "tools, parallel calls, adaptations it needs) first")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when any sample fails to render (default: report, exit 0)")
+    parser.add_argument("--data.end_of_turn", "--end-of-turn", dest="end_of_turn", default="",
+                        help="text that ends an assistant turn (default: found by the probe)")
+    parser.add_argument("--data.template_strategy", dest="strategy", default="auto",
+                        choices=["auto", "markers", "prefix", "per_turn"])
     args = parser.parse_args(argv)
 
     tokenizer = load_tokenizer(args.tokenizer)
+    policy = RenderPolicy(strategy=args.strategy, end_of_turn=args.end_of_turn)
+    if args.template:
+        probe = probe_template(tokenizer)
+        print(f"[template] {probe.summary()}")
     stats = ReadStats()
     extra_roles = [role for role in args.extra_roles.split(",") if role]
     samples: list[RenderedSample] = []
@@ -85,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for line, record in records:
             try:
-                samples.append(render_record(record, tokenizer, mask=args.mask, sample_id=f"{args.data}:{line}"))
+                samples += render_samples(record, tokenizer, mask=args.mask, sample_id=f"{args.data}:{line}", policy=policy)
             except RenderError as e:
                 failures.append(e)
     except RecordError as e:
@@ -99,9 +112,13 @@ def main(argv: list[str] | None = None) -> int:
     if failures:
         print(failure_report(failures))
     if samples:
+        counts = count_samples(samples)
+        print("rendered: " + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
         print(length_table(samples))
-    return 1 if failures else 0
+    return 1 if failures and args.strict else 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from core.errors import run_cli
+
+    run_cli("python -m core.data.inspect", main)

@@ -33,7 +33,8 @@ def test_report_names_lines_counts_failures_and_tabulates(tmp_path, capsys):
     path = write_lines(tmp_path / "d.jsonl", [dumps_record(HI), "", "{oops", dumps_record(ADD), dumps_record(BACKGROUND),
                                               dumps_record(UNTRAINED), dumps_record(LONGER)])
     status = main([path, "--lenient", "--extra-roles", "background", "--show", "3", "--no-color"])
-    assert status == 1
+    assert status == 0  # failures are reported and counted; --strict makes them an error
+    assert main([path, "--lenient", "--extra-roles", "background", "--show", "0", "--no-color", "--strict"]) == 1
     assert capsys.readouterr().out.splitlines() == [
         f"=== {path}:1 (chat/en), 21 tokens, 6 trained ===",
         "<|im_start|>user",
@@ -58,6 +59,7 @@ def test_report_names_lines_counts_failures_and_tabulates(tmp_path, capsys):
         "5 records read, 1 skipped (invalid_json: 1)",
         "1 sample failed to render (nothing_trained: 1)",
         f"  {path}:6: no token is trained under mask 'all'",
+        "rendered: strategy:markers: 4",
         "task_type                     count     p50     p90     p99     max  trained",
         "----------------------------------------------------------------------------",
         # chat/en lengths 21, 35, 39 with 6 + 17 + 5 trained: p90 = 35 + 0.8 * 4, 28 / 95 trained
@@ -91,13 +93,14 @@ def test_failures_are_counted_by_reason_and_the_rest_is_reported(tmp_path, tiny_
     tokenizer.save_pretrained(tmp_path / "tok")
     prompt_only = {"messages": [user("hi", train=True), assistant("Hello.", train=False)], "task_type": "chat/prompt"}
     path = write_lines(tmp_path / "d.jsonl", [dumps_record(HI), dumps_record(UNTRAINED), dumps_record(prompt_only)])
-    status = main([path, "--tokenizer", str(tmp_path / "tok"), "--show", "0", "--no-color"])
+    status = main([path, "--tokenizer", str(tmp_path / "tok"), "--show", "0", "--no-color", "--strict"])
     assert status == 1
     assert capsys.readouterr().out.splitlines() == [
         "3 records read, none skipped",
         "2 samples failed to render (nothing_trained: 1, untrained_end_of_turn: 1)",
         f"  {path}:1: messages[1] is trained but its end-of-turn token '<|im_end|>' is not",
         f"  {path}:2: no token is trained under mask 'all'",
+        "rendered: strategy:markers: 1",
         "task_type                     count     p50     p90     p99     max  trained",
         "----------------------------------------------------------------------------",
         # "<|im_start|>user\nhi<|im_end|>\n" is 7 of the 21 tokens: <|im_start|> use r \n hi <|im_end|> \n
