@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from core.train import op_builds
 from core.train.config import TrainConfig
 
 
@@ -40,6 +41,7 @@ def init_distributed() -> DistInfo:
     one either way) without putting RANK or a port into os.environ, so child processes start clean. gloo on CPU, nccl on CUDA."""
     import deepspeed
 
+    op_builds.guard_deepspeed_builds()  # before DeepSpeed's comm backend starts: it builds ops on first use
     backend = "nccl" if torch.cuda.is_available() else "gloo"
     if not dist.is_initialized():
         if all(k in os.environ for k in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")):  # a launcher's
@@ -130,6 +132,8 @@ def parameter_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
 
 def build_engine(model: torch.nn.Module, cfg: TrainConfig, total_steps: int, world: int):
     import deepspeed
+
+    op_builds.guard_deepspeed_builds()
 
     ds_config = deepspeed_config(cfg, world)
     schedule = lr_lambda(cfg, total_steps)
