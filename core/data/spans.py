@@ -104,9 +104,7 @@ class Renderer:
         if full.startswith(prompt):
             return len(prompt)
         history = self.end(i)  # the conversation so far must render as a prefix without the generation prompt
-        n = 0
-        while n < min(len(prompt), len(full)) and prompt[n] == full[n]:
-            n += 1
+        n = _boundary(self.tokenizer, prompt, _common(prompt, full))
         if n < history:
             raise self.not_stable(i)
         return n
@@ -143,8 +141,7 @@ def prefix_layout(r: Renderer, trained: list[int], eot: str, may_append: bool, a
 def per_turn_layouts(r: Renderer, trained: list[int], eot: str, may_append: bool) -> list[Layout]:
     out = []
     for i in trained:
-        text = r.text(i + 1)
-        start = _served_start(r, i, text)
+        text, start = _served(r, i)
         stop, insert = close_turn(text, start, len(text), eot, may_append)
         if insert is None:
             raise RenderError(f"{r.sample_id}: messages[{i}] is trained but its end-of-turn text {eot!r} is not in "
@@ -160,25 +157,30 @@ def _common(a: str, b: str) -> int:
     return n
 
 
-def _served_start(r: Renderer, i: int, text: str) -> int:
-    """Where turn i starts in `text` (messages[:i+1] rendered): after the served prompt, or where the two
-    part when the generation prompt is not in the history (R1 distills). A template that renders the
-    history differently once the turn follows (e.g. the system message moved to the last user turn) has no
-    served prompt inside this rendering: refused."""
-    prompt = r.text(i, generation_prompt=True)
+def _boundary(tokenizer, prompt: str, n: int) -> int:
+    """n moved back to the start of the prompt's token it falls in ('<think>' and '<|call|>' share a '<')."""
+    starts = [s for s, _ in tokenizer(prompt, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]]
+    return max([s for s in starts if s <= n], default=n)
+
+
+def _served(r: Renderer, i: int) -> tuple[str, int]:
+    """Sample text for turn i and where the turn starts in it. messages[:i+1] rendered, when the served prompt
+    (messages[:i] + generation prompt) is its prefix, or where the two part (a generation prompt not kept in
+    history, e.g. R1 distills' '<think>\n'). A template that renders the conversation before the turn
+    differently once the turn follows (Mistral moves the system message and tools to the last user turn):
+    the served prompt + the turn as the template renders it."""
+    text, prompt = r.text(i + 1), r.text(i, generation_prompt=True)
     if text.startswith(prompt):
-        return len(prompt)
-    n = _common(prompt, text)
+        return text, len(prompt)
+    n = _boundary(r.tokenizer, prompt, _common(prompt, text))
     try:
         other = render(r.tokenizer, [*r.messages[:i], {"role": "assistant", "content": "zq"}], r.tools, False)
     except TemplateError:
-        other = ""
-    if n + 1 < _common(text, other):
-        raise RenderError(f"{r.sample_id}: messages[{i}]: the chat template renders the conversation before this turn "
-                          "differently from the prompt it serves (it moves the system message or tools), so no exact "
-                          "sample exists; drop the system message or use --data.template_strategy prefix",
-                          "served_prompt_differs")
-    return n
+        return text, n
+    turn = _boundary(r.tokenizer, text, _common(text, other))
+    if n >= turn:
+        return text, n
+    return prompt + text[turn:], len(prompt)
 
 
 def _with_inserts(text: str, spans: dict, inserts: dict, trained: list[int], strategy: str) -> Layout:

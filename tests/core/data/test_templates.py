@@ -118,3 +118,86 @@ def test_every_sample_is_exact_or_refused_in_one_line(tiny_tokenizer, name):
     outcome, failures = run_template(tiny_tokenizer, name)
     assert not failures, f"{name}: {len(failures)} wrong: " + "\n".join(failures[:8])
     assert sum(n for k, n in outcome.items() if k.startswith("ok:")) > 0
+
+
+QWEN3_RECORD = {"task_type": "hand/qwen3", "messages": [
+    {"role": "system", "content": "Be exact."},
+    _u("First?"), _a("<think>\nR1.\n</think>\n\nA1."),
+    _u("Second?"), _a("A2."),
+    _u("Third?"), _a("<think>\nR3.\n</think>\n\nA3.")]}
+
+
+def test_qwen3_trains_each_turn_as_served(tiny_tokenizer):
+    from tests.core.data.template_oracle import trained_runs
+
+    tok = template_tokenizer(tiny_tokenizer, "Qwen-Qwen3-0.6B")
+    samples = render_samples(QWEN3_RECORD, tok, mask="all")
+    assert [s.strategy for s in samples] == ["per_turn"] * 3
+    trained = [[text for _, _, text in trained_runs(s.input_ids, s.labels, tok)] for s in samples]
+    assert trained == [["<think>\nR1.\n</think>\n\nA1.<|im_end|>"],
+                       ["<think>\n\n</think>\n\nA2.<|im_end|>"],  # served: the template opens an empty think
+                       ["<think>\nR3.\n</think>\n\nA3.<|im_end|>"]]
+    # Earlier turns appear in each prompt as the template shows history: reasoning dropped.
+    last = tok.decode(samples[2].input_ids)
+    assert "<|im_start|>assistant\nA1.<|im_end|>" in last and "R1." not in last
+    only_last = render_samples(QWEN3_RECORD, tok, mask="last")
+    assert len(only_last) == 1 and only_last[0].input_ids == samples[2].input_ids
+
+
+def _shift(labels, input_ids, by):
+    trained = [label != -100 for label in labels]
+    moved = trained[-by:] + trained[:-by] if by > 0 else trained[-by:] + trained[:-by]
+    return [t if m else -100 for t, m in zip(input_ids, moved)]
+
+
+@pytest.mark.parametrize("name", ["Qwen-Qwen2.5-7B-Instruct", "meta-llama-Llama-3.1-8B-Instruct",
+                                  "google-gemma-2-2b-it", "mistralai-Mistral-7B-Instruct-v0.3"])
+def test_oracle_catches_shifted_mask_trained_prompt_and_missing_end_of_turn(tiny_tokenizer, name):
+    tok = template_tokenizer(tiny_tokenizer, name)
+    record = HAND_MADE[6]  # Chinese, two turns
+    probe = probe_template(tok)
+    [sample] = render_samples(record, tok, mask="last")
+    prompts, turns, spaces = expectations(record, probe, "last")
+    prompts = [m["content"] for m in record["messages"] if m["role"] == "user"]
+    eot = END_OF_TURN[name]
+    assert check_sample(sample.input_ids, sample.labels, tok, eot, prompts, turns, spaces) is None
+    for by in (1, -1):
+        assert check_sample(sample.input_ids, _shift(sample.labels, sample.input_ids, by), tok, eot, prompts, turns,
+                            spaces) is not None
+    everything = list(sample.input_ids)  # prompt trained too
+    assert check_sample(sample.input_ids, everything, tok, eot, prompts, turns, spaces) is not None
+    last = max(j for j, label in enumerate(sample.labels) if label != -100)
+    no_eot = [label if j != last else -100 for j, label in enumerate(sample.labels)]
+    assert check_sample(sample.input_ids, no_eot, tok, eot, prompts, turns, spaces) is not None
+
+
+def test_template_errors_are_one_line_render_errors(tiny_tokenizer):
+    tok = template_tokenizer(tiny_tokenizer, "google-gemma-2-2b-it")
+    bad = {"task_type": "hand/bad", "messages": [_u("one"), _u("two"), _a("three")]}
+    with pytest.raises(RenderError) as err:
+        render_samples(bad, tok, sample_id="data.jsonl:4")
+    assert str(err.value) == ("data.jsonl:4: messages[1]: the chat template raised: Conversation roles must alternate "
+                              "user/assistant/user/assistant/...")
+    assert err.value.reason == "template_error"
+
+
+@pytest.mark.parametrize("name,policy,reason", [
+    ("meta-llama-Llama-3.1-8B-Instruct", RenderPolicy(parallel_calls="refuse"), "parallel_unsupported"),
+    ("google-gemma-2-2b-it", RenderPolicy(system="refuse"), "system_unsupported"),
+    ("microsoft-phi-4", RenderPolicy(tools="refuse"), "tools_unsupported"),
+])
+def test_refusals_by_option_name_the_fix(tiny_tokenizer, name, policy, reason):
+    tok = template_tokenizer(tiny_tokenizer, name)
+    record = HAND_MADE[4] if reason != "system_unsupported" else HAND_MADE[0]
+    with pytest.raises(RenderError) as err:
+        render_samples(record, tok, sample_id="f.jsonl:2", policy=policy)
+    assert err.value.reason == reason and str(err.value).startswith("f.jsonl:2: ") and "--data." in str(err.value)
+
+
+def test_adaptations_are_counted(tiny_tokenizer):
+    llama = template_tokenizer(tiny_tokenizer, "meta-llama-Llama-3.1-8B-Instruct")
+    assert render_samples(HAND_MADE[4], llama)[0].adaptations == {"parallel_split": 1}
+    r1 = template_tokenizer(tiny_tokenizer, "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B")
+    assert render_samples(HAND_MADE[5], r1)[0].adaptations == {"tool_fallback": 1}
+    mistral = template_tokenizer(tiny_tokenizer, "mistralai-Mistral-Nemo-Instruct-2407")
+    assert all(s.adaptations == {"call_ids": 1} for s in render_samples(HAND_MADE[3], mistral))
