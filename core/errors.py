@@ -131,6 +131,11 @@ OUT_FLAGS = ("--out", "--report")
 _session: dict = {"prog": None, "overwrite": False, "inputs": []}
 
 
+def session_prog() -> str | None:
+    """The command running under run_cli, or None (a programmatic call)."""
+    return _session["prog"]
+
+
 def overwrite_allowed() -> bool:
     return bool(_session["overwrite"])
 

@@ -110,6 +110,13 @@ class LineError(UserError):
         self.reason = reason
 
 
+class EmptyInput(UserError):
+    """A data file with no lines: never read as "0 records" and reported as a result."""
+
+    def __init__(self, path: str, what: str = "records"):
+        super().__init__(f"is empty: no {what}", file=path)
+
+
 def max_line_bytes() -> int:
     try:
         mb = float(os.environ.get(MAX_LINE_MB_ENV, DEFAULT_MAX_LINE_MB))
@@ -118,8 +125,18 @@ def max_line_bytes() -> int:
     return int(mb * (1 << 20))
 
 
+def first_char(path: str) -> str:
+    """The first character that is not white space (after a byte-order mark), or ""."""
+    with open(path, "rb") as f:
+        while block := f.read(1 << 16):
+            stripped = block.removeprefix(b"\xef\xbb\xbf").lstrip()
+            if stripped:
+                return chr(stripped[0]) if stripped[0] < 128 else "?"
+    return ""
+
+
 def text_lines(path: str, on_bad: Callable[[LineError], None] | None = None,
-               limit: int | None = None) -> Iterator[tuple[int, str]]:
+               limit: int | None = None, yield_errors: bool = False) -> Iterator[tuple[int, str]]:
     """(line number, text) of a UTF-8 file, a leading byte-order mark dropped. A line over `limit` bytes
     (SFT_MAX_LINE_MB, default 16 MB) or not UTF-8 raises LineError naming file and line, or goes to `on_bad`
     (lenient readers count it) and is skipped. An over-long line is skipped without being decoded."""
@@ -149,6 +166,9 @@ def text_lines(path: str, on_bad: Callable[[LineError], None] | None = None,
                     error = LineError(f"not UTF-8 (byte 0x{raw[e.start]:02x} at column {e.start + 1}); "
                                       "re-save the file as UTF-8", path, line_no, "not_utf8")
             if error is not None:
+                if yield_errors:
+                    yield line_no, error
+                    continue
                 if on_bad is None:
                     raise error
                 on_bad(error)

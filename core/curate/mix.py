@@ -36,12 +36,13 @@ import yaml
 from core.curate.mix_report import composition, format_composition, write_composition
 from core.data.records import ReadStats, RecordError, first_level, read_records, write_records
 from core.data.sources import resample
+from core.errors import UserError
 
 RECIPE_KEYS = {"seed", "total", "shuffle", "task_types", "sources", "tag_source", "lenient", "mask", "tokenizer"}
 SOURCE_KEYS = {"path", "name", "share", "upsample", "task_types"}
 
 
-class RecipeError(ValueError):
+class RecipeError(UserError):
     pass
 
 
@@ -282,4 +283,6 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    from core.errors import run_cli
+
+    run_cli("python -m core.curate.mix", main)

@@ -227,4 +227,6 @@ def main(argv: list[str] | None = None) -> QualityResult:
 
 
 if __name__ == "__main__":
-    main()
+    from core.errors import run_cli
+
+    run_cli("python -m core.curate.quality", main)

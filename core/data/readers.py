@@ -29,6 +29,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from core.data.records import MESSAGE_KEYS, RECORD_KEYS, ReadStats, RecordError, SchemaError, validate_record
+from core.outputs import EmptyInput, LineError, first_char, read_text, text_lines
 
 FORMATS = ("auto", "records", "openai", "alpaca", "sharegpt")
 DEFAULT_TASK_TYPE = "general/chat"
@@ -102,18 +103,23 @@ def read_rows(path: str) -> Iterator[tuple[int, Any]]:
     if os.path.isdir(path) or path.endswith(ARROW_SUFFIXES):
         yield from _arrow_rows(path)
         return
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
-    if text.lstrip().startswith("["):
-        yield from _json_array(text, path)
+    if first_char(path) == "[":  # a JSON array may be one long line: no line limit
+        yield from _json_array(read_text(path), path)
         return
-    for line_no, line in enumerate(text.splitlines(), start=1):
+    empty = True
+    for line_no, line in text_lines(path, yield_errors=True):  # BOM dropped; over-long / non-UTF-8 lines named
+        if isinstance(line, LineError):
+            yield line_no, SchemaError("", line.message, line.reason)
+            continue
         if not line.strip():
             continue
+        empty = False
         try:
             yield line_no, json.loads(line)
         except json.JSONDecodeError as e:
             yield line_no, SchemaError("", f"invalid JSON ({e.msg} at column {e.colno})", "invalid_json")
+    if empty:
+        raise EmptyInput(path)
 
 
 # --- row formats ---------------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from typing import Any
 
 from core.data.tool_schema import argument_errors, declared_tools, schema_problem
 from core.errors import UserError
-from core.outputs import atomic_write, text_lines
+from core.outputs import EmptyInput, atomic_write, text_lines
 
 STANDARD_ROLES = ("system", "user", "assistant", "tool")
 RECORD_KEYS = {"messages", "tools", "task_type", "meta", "id"}
@@ -219,9 +219,11 @@ def iter_records(
     def bad_line(e) -> None:  # lenient: a non-UTF-8 or over-long line is a counted skip
         stats.skipped[e.reason] += 1
 
+    empty = True
     for line_no, line in text_lines(path, on_bad=bad_line if lenient else None):
         if not line.strip():
             continue
+        empty = False
         try:
             try:
                 record = json.loads(line)
@@ -235,9 +237,11 @@ def iter_records(
             continue
         stats.read += 1
         yield (line_no, record) if with_lines else record
+    if empty and not sum(stats.skipped.values()):
+        raise EmptyInput(path)
 
 
-def iter_json_objects(path: str | os.PathLike, error: type[Exception] = ValueError,
+def iter_json_objects(path: str | os.PathLike, error: type[Exception] = UserError,
                       expected: str = "a JSON object") -> Iterator[tuple[int, dict]]:
     """(line number, object) for every non-blank line of a JSONL file that is not a record (questions,
     documents, pairs, replies). A line that is not JSON, or not an object, raises `error` naming file and line;

@@ -24,6 +24,7 @@ from tqdm import tqdm
 from core.data.chat import IGNORE_INDEX, RenderedSample, render_record
 from core.data.packing import pack_samples, shift_labels
 from core.data.records import first_level, iter_records
+from core.errors import UserError
 from core.eval.report import Thresholds, compare, markdown, plot, summarize
 from core.eval.scoring import find_scorer, score_records
 from core.model.attention import enable_packed_attention, packing_kwargs
@@ -65,6 +66,8 @@ class EvalConfig:
                             "use a positive temperature or --num-samples 1 --k 1")
         if self.max_len < 1 or self.max_new_tokens < 1 or self.batch_size < 1:
             problems.append("--max-len, --max-new-tokens, --batch-size must be positive")
+        if self.limit < 0:
+            problems.append(f"--limit: 0 (all records) or a positive count, got {self.limit}")
         if self.dtype not in ("fp32", "bf16"):
             problems.append(f"--dtype: fp32 or bf16, got {self.dtype!r}")
         if problems:
@@ -183,7 +186,7 @@ def run(cfg: EvalConfig) -> dict:
     if cfg.limit:
         records = records[: cfg.limit]
     if not records:
-        raise ValueError(f"{cfg.data}: no records to evaluate")
+        raise UserError("no records to evaluate", file=cfg.data, field="--data")
     scorers = ScorerLookup(cfg.scorer)
     task_types = sorted({r["task_type"] for _, r in records})
     used = sorted({scorers.name(t) for t in task_types} - {None})
@@ -264,4 +267,6 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    from core.errors import run_cli
+
+    run_cli("python -m core.eval.evaluate", main)

@@ -15,13 +15,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import os
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 
 from core.data.records import first_level, iter_json_objects, read_records
+from core.errors import UserError
+from core.outputs import atomic_write
 
 Scorer = Callable[[dict, str], dict]
 SCORER_GROUP = "sft_suites.scorers"
@@ -134,18 +135,49 @@ def find_scorer(name: str) -> Scorer | None:
 def read_replies(path: str, n: int) -> list[list[str]]:
     """A JSONL of {"reply": str} or {"replies": [str, ...]} lines, one per eval record, in order."""
     out = []
-    for line_no, row in iter_json_objects(path, expected='{"reply": str} or {"replies": [str, ...]}'):
+    for line_no, row in iter_json_objects(path, UserError, expected='{"reply": str} or {"replies": [str, ...]}'):
         value = row.get("replies", [row["reply"]] if "reply" in row else None)
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value) or not value:
-            raise ValueError(f'{path}:{line_no}: reply: expected {{"reply": str}} or {{"replies": [str, ...]}}')
+            raise UserError('expected {"reply": str} or {"replies": [str, ...]}', file=path, line=line_no, field="reply")
         out.append(value)
     if len(out) != n:
-        raise ValueError(f"{path}: {len(out)} replies for {n} eval records; give one line per record, in order")
+        raise UserError(f"{len(out)} replies for {n} eval records; give one line per record, in order", file=path)
     return out
 
 
+def suite_of(prog: str) -> str | None:
+    """"python -m suites.agent.eval" -> "agent"; None for other programs."""
+    parts = prog.split()[-1].split(".")
+    return parts[1] if len(parts) == 3 and parts[0] == "suites" else None
+
+
+def check_eval_args(args) -> None:
+    for flag, value in (("--limit", args.limit), ("--max-new-tokens", args.max_new_tokens - 1),
+                        ("--batch-size", args.batch_size - 1), ("--num-samples", args.num_samples - 1)):
+        if value < 0:
+            shown = args.limit if flag == "--limit" else value + 1
+            need = "0 (all) or a positive count" if flag == "--limit" else "a positive number"
+            raise UserError(f"must be {need}, got {shown}", field=flag)
+
+
+def check_suite(records: list[dict], path: str, suite: str | None) -> None:
+    """A suite's scorer on another suite's (or plain chat) records would score nothing it knows and report it as
+    a result: refuse, naming the first foreign record."""
+    if suite is None:
+        return
+    if not records:
+        raise UserError("no records to evaluate", file=path, field="--data")
+    foreign = [(i, r["task_type"]) for i, r in enumerate(records) if first_level(r["task_type"]) != suite]
+    if foreign:
+        kinds = sorted({first_level(t) for _, t in foreign})
+        raise UserError(f"{len(foreign)} of {len(records)} records are not {suite} records (task_type "
+                        f"{foreign[0][1]!r}, from {', '.join(kinds)}); this command scores {suite}/* records",
+                        file=path, field="task_type")
+
+
 def eval_cli(argv: list[str] | None, prog: str, description: str, scorer: Scorer,
-             default_max_new_tokens: int = 128, adapt_records: Callable | None = None) -> dict:
+             default_max_new_tokens: int = 128, adapt_records: Callable | None = None,
+             suite: str | None = None) -> dict:
     """The shared `python -m suites.<name>.eval` command: generate (or read) replies, score, print a table per
     task_type, write JSON. Returns the aggregated metrics.
 
@@ -163,8 +195,9 @@ def eval_cli(argv: list[str] | None, prog: str, description: str, scorer: Scorer
     parser.add_argument("--temperature", type=float, default=0.7, help="sampling temperature when --num-samples > 1")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-
+    check_eval_args(args)
     records = read_records(args.data)
+    check_suite(records, args.data, suite if suite is not None else suite_of(prog))
     extra_fields: dict = {}
     if args.limit:
         records = records[: args.limit]
@@ -182,8 +215,7 @@ def eval_cli(argv: list[str] | None, prog: str, description: str, scorer: Scorer
     aggregated = aggregate(scores)
     print(format_table(aggregated))
     if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "w", encoding="utf-8") as f:
+        with atomic_write(args.out, keep_partial=False) as f:
             json.dump({"model": args.model, "data": args.data, **extra_fields, "by_task_type": aggregated,
                        "samples": [{"task_type": s.task_type, "replies": s.replies, "metrics": s.metrics}
                                    for s in scores]}, f, ensure_ascii=False, indent=1)

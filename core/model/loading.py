@@ -9,6 +9,8 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM, PreTrainedModel
 from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
 
+from core.errors import UserError
+
 TINY = "tiny"
 ASSETS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "assets")
 TINY_TOKENIZER_DIR = os.path.join(ASSETS_DIR, "tokenizer")
@@ -23,9 +25,28 @@ def _check_local(path: str) -> None:
         )
 
 
+def _check_has(path: str, names: tuple[str, ...], what: str) -> None:
+    """A folder that is not a checkpoint fails here in one line, not deep inside transformers with a message
+    about sentencepiece or tiktoken."""
+    if not any(os.path.exists(os.path.join(path, n)) for n in names):
+        raise UserError(f"not a {what} folder (none of {', '.join(names)} in it)", file=path)
+
+
+def load_config(name_or_path: str = TINY, trust_remote_code: bool = False):
+    """The model's config alone (cheap: sizes, RoPE base), for checks made before the weights are loaded."""
+    if name_or_path == TINY:
+        return tiny_config()
+    _check_local(name_or_path)
+    _check_has(name_or_path, ("config.json",), "model")
+    from transformers import AutoConfig
+
+    return AutoConfig.from_pretrained(name_or_path, local_files_only=True, trust_remote_code=trust_remote_code)
+
+
 def load_tokenizer(name_or_path: str = TINY, trust_remote_code: bool = False):
     path = TINY_TOKENIZER_DIR if name_or_path == TINY else name_or_path
     _check_local(path)
+    _check_has(path, ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json"), "tokenizer")
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, trust_remote_code=trust_remote_code)
     if not tokenizer.is_fast:
         raise ValueError(f"{path}: a fast tokenizer (tokenizer.json) is required for exact loss masks")
@@ -59,6 +80,7 @@ def load_model(
         model = model.to(dtype)
     else:
         _check_local(name_or_path)
+        _check_has(name_or_path, ("config.json",), "model")
         model = AutoModelForCausalLM.from_pretrained(
             name_or_path,
             dtype=dtype,

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from tqdm import tqdm
 
 from core.data.records import validate_record
+from core.errors import UserError
 
 
 def sample_rng(seed: int, index: int, salt: str = "") -> random.Random:
@@ -29,8 +30,12 @@ def sample_rng(seed: int, index: int, salt: str = "") -> random.Random:
 
 def shard_range(n: int, shard: int, num_shards: int) -> range:
     """Contiguous block of sample indices for one shard; concatenating shards 0..k-1 gives range(n)."""
+    if n < 1:
+        raise UserError(f"must be >= 1 (samples to write), got {n}", field="--n")
+    if num_shards < 1:
+        raise UserError(f"must be >= 1, got {num_shards}", field="--num-shards")
     if not 0 <= shard < num_shards:
-        raise ValueError(f"--shard must be in [0, {num_shards}), got {shard}")
+        raise UserError(f"must be in [0, {num_shards}), got {shard}", field="--shard")
     per = math.ceil(n / num_shards)
     return range(min(n, shard * per), min(n, (shard + 1) * per))
 
@@ -40,7 +45,7 @@ def allocate_shares(n: int, shares: Mapping[str, float]) -> list[str]:
     interleaved so any prefix is close to the requested mix."""
     total = sum(shares.values())
     if total <= 0 or any(v < 0 for v in shares.values()):
-        raise ValueError(f"shares must be non-negative with a positive sum, got {dict(shares)}")
+        raise UserError(f"shares must be non-negative with a positive sum, got {dict(shares)}", field="--shares")
     exact = {k: n * v / total for k, v in shares.items()}
     counts = {k: int(math.floor(x)) for k, x in exact.items()}
     leftover = n - sum(counts.values())
@@ -82,6 +87,12 @@ class GenerationReport:
             "distinct_answer_ratio": round(len(self.answers) / n, 4) if n else 0.0,
             **self.extra,
         }
+
+    def require_written(self, asked: int, hint: str = "") -> None:
+        """Nothing written is an error naming why, never an empty file and exit 0."""
+        if not sum(self.written.values()):
+            reasons = ", ".join(f"{k}: {v}" for k, v in sorted(self.rejected.items())) or "no rejection counted"
+            raise UserError(f"none of {asked} samples was kept ({reasons}){'; ' + hint if hint else ''}")
 
     def format(self) -> str:
         d = self.as_dict()

@@ -25,11 +25,13 @@ from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
+from core.errors import UserError
+
 log = logging.getLogger("core.synth.teacher")
 RETRY_STATUS = {429, 500, 502, 503, 504}
 
 
-class TeacherError(RuntimeError):
+class TeacherError(UserError, RuntimeError):
     pass
 
 

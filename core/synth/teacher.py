@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields
 from typing import Protocol, runtime_checkable
 
 from core.synth.openai_client import (
+from core.errors import UserError
     OpenAIConfig,
     OpenAITeacher,
     TeacherError,
@@ -108,25 +109,25 @@ def load_teacher(spec: str | None, **options) -> Teacher | None:
     any OpenAIConfig field (concurrency, timeout_s, max_retries, cache_dir, api_key_env, ...)."""
     if spec is None or spec == "template":
         if options:
-            raise ValueError(f"teacher options {sorted(options)} need a teacher; the spec is {spec!r}")
+            raise UserError(f"teacher options {sorted(options)} need a teacher; the spec is {spec!r}")
         return None
     if spec.startswith("hf:"):
         path = spec[len("hf:") :]
         if not path:
-            raise ValueError('teacher "hf:" needs a model: hf:tiny or hf:/path/to/checkpoint')
+            raise UserError('teacher "hf:" needs a model: hf:tiny or hf:/path/to/checkpoint')
         allowed = {"batch_size", "progress"}
         unknown = sorted(set(options) - allowed)
         if unknown:
-            raise ValueError(f"options {unknown} do not apply to a local teacher (allowed: {sorted(allowed)})")
+            raise UserError(f"options {unknown} do not apply to a local teacher (allowed: {sorted(allowed)})")
         return HFTeacher(path, **options)
     if spec.startswith("openai:"):
         base_url, model = parse_openai_spec(spec)
         known = {f.name for f in fields(OpenAIConfig)} - {"base_url", "model"}
         unknown = sorted(set(options) - known)
         if unknown:
-            raise ValueError(f"options {unknown} do not apply to an OpenAI-compatible teacher")
+            raise UserError(f"options {unknown} do not apply to an OpenAI-compatible teacher")
         return OpenAITeacher(OpenAIConfig(base_url=base_url, model=model, **options))
-    raise ValueError(
+    raise UserError(
         f'unknown teacher "{spec}": use "template", "hf:tiny", "hf:/path/to/checkpoint" or '
         '"openai:http://host:port/v1#model-name"'
     )

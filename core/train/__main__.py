@@ -1,3 +1,4 @@
+from core.errors import run_cli
 from core.train.cli import main
 
-main()
+run_cli("python -m core.train", main)

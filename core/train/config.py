@@ -150,6 +150,10 @@ def validate(cfg: TrainConfig, world_size: int = 1) -> TrainConfig:
         clash("epochs, max_steps", "one of them must be > 0")
     if cfg.micro_batch_size < 1 or cfg.gradient_accumulation < 1:
         clash("micro_batch_size, gradient_accumulation", "must be >= 1")
+    if cfg.max_steps < 0 or cfg.epochs < 0:
+        clash("max_steps / epochs", "must be >= 0 (max_steps 0: --epochs decides)")
+    if cfg.log_every < 1 or cfg.eval_every < 0 or cfg.save_every < 0:
+        clash("log_every / eval_every / save_every", "log_every must be >= 1, the others >= 0 (0: never)")
     if cfg.keep_checkpoints < 1:
         clash("keep_checkpoints", "must be >= 1")
     if problems:

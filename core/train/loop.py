@@ -28,6 +28,7 @@ from core.model.attention import enable_packed_attention
 from core.model.loading import add_special_tokens, load_model, load_tokenizer, set_rope_base
 from core.train import config as config_lib
 from core.train import engine as engine_lib
+from core.train import run_folder
 from core.train.batching import StepPlan, build_micro_batch, forward_token_losses, pack_rows, plan_step
 from core.train.config import TrainConfig
 from core.train.loss import channel_sums, weighted_loss
@@ -154,20 +155,24 @@ def fit(cfg: TrainConfig, prepare: Callable | None = None) -> FitResult:
     info = engine_lib.init_distributed()
     config_lib.validate(cfg, info.world)
     config_lib.check_paths_exist(cfg)
+    run_folder.check_inputs(cfg)
+    identity = run_folder.prepare(cfg, engine_lib.latest_checkpoint(cfg.out) if cfg.resume else None, info.is_main)
+    dist.barrier()  # an old run's state is gone on every rank's view before anything is written
     sp_size = cfg.engine.sp_size
     dp_size, dp_rank, sp_rank = info.world // sp_size, info.rank // sp_size, info.rank % sp_size
     sp_group = sequence_parallel.new_groups(sp_size)[0] if sp_size > 1 else None
     device = engine_lib.device()
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)
-    if info.is_main:
-        os.makedirs(cfg.out, exist_ok=True)
-        config_lib.save(cfg, os.path.join(cfg.out, "config.yaml"))
 
     # Model and data.
     tokenizer = load_tokenizer(cfg.model.path, trust_remote_code=cfg.model.trust_remote_code)
     model = prepare_model(cfg, tokenizer, prepare)
     train, held_out, channels = load_data(cfg, tokenizer, info)
+    run_folder.check_trainable(train, cfg)
+    if info.is_main:  # only once the data is known good: a bad input leaves no run folder behind
+        os.makedirs(cfg.out, exist_ok=True)
+        config_lib.save(cfg, os.path.join(cfg.out, "config.yaml"))
     channel_index = {name: i for i, name in enumerate(channels)}
     plan = BatchPlan(len(train), cfg.global_batch_size(info.world), cfg.epochs, cfg.max_steps, cfg.seed,
                      cfg.data.shuffle)
@@ -242,7 +247,7 @@ def fit(cfg: TrainConfig, prepare: Callable | None = None) -> FitResult:
             logger.log(done, evaluate_loss(engine.module, eval_plan, cfg, channel_index, tokenizer.pad_token_id,
                                            dp_rank, sp_rank, sp_group, device))
         if cfg.save_every and (done % cfg.save_every == 0 or done == plan.total_steps):
-            engine_lib.save_checkpoint(engine, cfg.out, done, {"step": done, "rng": engine_lib.gather_rng_states()},
+            engine_lib.save_checkpoint(engine, cfg.out, done, {"step": done, "rng": engine_lib.gather_rng_states(), "identity": identity},
                                        cfg.keep_checkpoints, info)
         bar.update(1)
     bar.close()

@@ -20,13 +20,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.data.tool_schema import schema_problem
+from core.errors import UserError
 
 
 class ToolError(Exception):
     """A tool ran and failed (bad input for its domain, unknown id, ...); the message goes to the model."""
 
 
-class ToolSpecError(ValueError):
+class ToolSpecError(UserError):
     """A tool declaration is unusable; the message names the file and the field."""
 
 

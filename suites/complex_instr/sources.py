@@ -15,12 +15,13 @@ import os
 from dataclasses import dataclass, field
 from importlib import resources
 
+from core.errors import UserError
 from suites.complex_instr.text import detect_language
 
 PAIR_FIELDS = {"instruction", "response", "id", "lang", "meta", "form"}
 
 
-class PairError(ValueError):
+class PairError(UserError):
     def __init__(self, path: str, line: int, field_name: str, problem: str):
         super().__init__(f"{path}:{line}: {field_name}: {problem}" if field_name else f"{path}:{line}: {problem}")
         self.path, self.line, self.field = path, line, field_name

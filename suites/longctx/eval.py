@@ -26,6 +26,7 @@ import sys
 from collections import defaultdict
 
 from core.synth.generator import GenerationReport, generate_records
+from suites.longctx import limits
 
 _NUMBER = re.compile(r"\d+")
 _VARIABLE = re.compile(r"(?<![A-Za-z])[A-Z]{5}(?![A-Za-z])")
@@ -213,6 +214,12 @@ def _parse(argv):
     return args, rest
 
 
+def model_config(path: str):
+    from core.model.loading import load_config
+
+    return load_config(path)
+
+
 def main(argv: list[str] | None = None) -> dict:
     argv = list(sys.argv[1:] if argv is None else argv)
     args, rest = _parse(argv)
@@ -229,6 +236,11 @@ def main(argv: list[str] | None = None) -> dict:
     models = args.model or ["tiny"]
     if len(models) > 2:
         raise SystemExit("--model: give one model, or two to compare")
+    limits.check_positive(n_per_cell=args.n_per_cell, batch_size=args.batch_size, max_new_tokens=args.max_new_tokens,
+                          passkey_digits=args.passkey_digits)
+    limits.check_depths(args.depths)
+    for path in models:  # before any model is loaded or prompt built: the length must fit this machine
+        limits.check_lengths(args.lengths, model_config=model_config(path), batch=args.batch_size)
     grids = {}
     for path in models:
         tokenizer = load_tokenizer(path)
@@ -247,4 +259,6 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    from core.errors import run_cli
+
+    run_cli("python -m suites.longctx.eval", main)

@@ -24,6 +24,7 @@ from core.synth.generator import (
     generate_records,
     shard_range,
 )
+from suites.longctx import limits
 from suites.longctx.haystack import HaystackError
 from suites.longctx.qa import QAError, read_qa
 from suites.longctx.tasks import SYNTHETIC_TASKS, TASKS, SampleFactory, TaskOptions
@@ -122,8 +123,10 @@ def run(args: argparse.Namespace) -> dict:
             raise SystemExit("--tasks doc_qa needs --qa-data FILE (JSONL of document, question, answer)")
     lengths = parse_list(args.lengths, int, "length")
     depths = parse_list(args.depths, float, "depth") if args.depths else None
-    if depths and any(not 0 <= d <= 1 for d in depths):
-        raise SystemExit("--depths must lie in [0, 1]")
+    limits.check_positive(n=args.n, passkey_digits=args.passkey_digits, value_digits=args.value_digits)
+    limits.check_lengths(lengths)
+    limits.check_depths(depths)
+    limits.check_share(args.system_share, "--system-share")
     options = TaskOptions(args.passkey_digits, args.value_digits, args.system_share,
                           read_qa(args.qa_data) if args.qa_data else [], args.phrasing, args.passkey_kind)
     haystack = args.haystack if args.haystack in ("noise", "prose") else args.haystack.split(",")
@@ -149,4 +152,6 @@ def run(args: argparse.Namespace) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    from core.errors import run_cli
+
+    run_cli("python -m suites.longctx.generate", main)

@@ -27,6 +27,7 @@ from functools import cache
 import numpy as np
 
 from core.data.records import iter_json_objects
+from core.errors import UserError
 from suites.longctx.sentences import unit_starts, without_distractors
 
 ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets")
@@ -38,7 +39,7 @@ NOISE = {
 BUILTIN = ("noise", "prose")
 CHUNK_CHARS = 16_384
 
-class HaystackError(ValueError):
+class HaystackError(UserError):
     pass
 
 

@@ -12,13 +12,14 @@ import re
 from collections import Counter
 
 from core.data.records import iter_json_objects
+from core.errors import UserError
 from suites.longctx import templates as T
 from suites.longctx.splice import count_tokens, prompt_tokens
 
 SEAM_TOKENS = 8  # slack for the few tokens that merge where the document meets the prompt
 
 
-class QAError(ValueError):
+class QAError(UserError):
     pass
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import torch
 
+from core.errors import UserError
 from core.model.loading import default_inv_freq, rope_base, rotary_modules, set_rope_base
 
 
@@ -120,6 +121,13 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--rope-scale", type=float, default=0.0, help="plan the NTK-aware base for this stretch")
     parser.add_argument("--target", type=int, default=0, help="the context length you want")
     args = parser.parse_args(argv)
+    for flag, value, low in (("--train-length", args.train_length, 1), ("--head-dim", args.head_dim, 0),
+                             ("--target", args.target, 0), ("--pretrain-base", args.pretrain_base, 0),
+                             ("--base", args.base, 0), ("--rope-scale", args.rope_scale, 0)):
+        if value < low:
+            raise UserError(f"must be {'positive' if low else '>= 0 (0: the default)'}, got {value:g}", field=flag)
+    if args.head_dim % 2:
+        raise UserError(f"RoPE rotates pairs of dimensions: give an even head dim, got {args.head_dim}", field="--head-dim")
     if args.head_dim:
         dim, pre = args.head_dim, args.pretrain_base or 10000.0
     else:
@@ -134,4 +142,6 @@ def main(argv: list[str] | None = None) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    from core.errors import run_cli
+
+    run_cli("python -m suites.longctx.rope", main)

@@ -16,11 +16,12 @@ from dataclasses import asdict, dataclass
 from tqdm import tqdm
 
 from core.data.records import iter_json_objects
+from core.errors import UserError
 
 TEXT_SUFFIXES = (".txt", ".md")
 
 
-class CorpusError(ValueError):
+class CorpusError(UserError):
     """Bad corpus input; the message names the file, the line and the field where it applies."""
 
 
