@@ -14,8 +14,8 @@ import argparse
 from dataclasses import dataclass, field, fields
 from typing import Protocol, runtime_checkable
 
-from core.synth.openai_client import (
 from core.errors import UserError
+from core.synth.openai_client import (
     OpenAIConfig,
     OpenAITeacher,
     TeacherError,
