@@ -50,6 +50,8 @@ def parse_shares(text: str | None) -> dict[str, float]:
             shares[name] = float(value)
         except ValueError:
             raise ValueError(f"--shares: {name}={value!r} is not a number") from None
+        if shares[name] < 0:
+            raise ValueError(f"--shares: {name}={value}: weights must be >= 0")
     return shares
 
 
@@ -144,4 +146,6 @@ def main(argv: list[str] | None = None) -> GenerationReport:
 
 
 if __name__ == "__main__":
-    main()
+    from core.errors import run_cli
+
+    run_cli("python -m suites.agent.generate", main)

@@ -249,6 +249,7 @@ def main(argv: list[str] | None = None) -> dict:
                                         args.teacher_batch, args.teacher_max_tokens, args.teacher_temperature)
     else:
         records = generate_from_pairs(sources, indices, args.seed, cfg, report, creport)
+    report.require_written(len(indices), "lower --min-final or --max-k")
     write_records(args.out, records)
     report.extra["constraints"] = creport.as_dict()
     print(report.format())

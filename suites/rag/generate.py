@@ -257,4 +257,6 @@ def generate(n: int, seed: int, lang: str, cfg: RagDataConfig | None = None) -> 
 
 
 if __name__ == "__main__":
-    main()
+    from core.errors import run_cli
+
+    run_cli("python -m suites.rag.generate", main)

@@ -207,4 +207,6 @@ def main(argv: list[str] | None = None) -> RagIndex:
 
 
 if __name__ == "__main__":
-    main()
+    from core.errors import run_cli
+
+    run_cli("python -m suites.rag.index", main)
