@@ -7,6 +7,7 @@ they never change this control flow.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import time
@@ -23,6 +24,7 @@ from tqdm import tqdm
 from core.data.packing import PackReport
 from core.data.sources import BatchPlan, load_source, mix_indices, split_eval_indices
 from core.data.store import SampleSet, SampleView
+from core.data.template_probe import probe_template
 from core.model import sequence_parallel
 from core.model.attention import enable_packed_attention
 from core.model.loading import add_special_tokens, load_model, load_tokenizer, set_rope_base
@@ -32,7 +34,7 @@ from core.train import run_folder
 from core.train.batching import StepPlan, build_micro_batch, forward_token_losses, pack_rows, plan_step
 from core.train.config import TrainConfig
 from core.train.loss import channel_sums, weighted_loss
-from core.train.metrics import MetricsLogger, channel_losses
+from core.train.metrics import MetricsLogger, channel_losses, final_losses
 
 
 class TrainingError(RuntimeError):
@@ -108,8 +110,11 @@ def load_data(cfg: TrainConfig, tokenizer, info: engine_lib.DistInfo) -> tuple[S
         if waiting is not None:
             dist.barrier(group=waiting)
     if info.is_main:
+        print(f"[data] chat template: {probe_template(tokenizer).summary()}")
         for s in sources + evals:
             print(f"[data] {s.path}: {s.stats.summary()}")
+            if getattr(s, "rendered", None):
+                print(f"[data] {s.path}: rendered " + ", ".join(f"{k}: {v}" for k, v in sorted(s.rendered.items())))
     samples = SampleSet([s.store for s in sources + evals])
     mixed = mix_indices(samples, cfg.data, cfg.seed, sources=list(range(len(sources))))
     train, held_out = split_eval_indices(mixed, cfg.data.eval_split, cfg.seed)
@@ -173,6 +178,8 @@ def fit(cfg: TrainConfig, prepare: Callable | None = None) -> FitResult:
     if info.is_main:  # only once the data is known good: a bad input leaves no run folder behind
         os.makedirs(cfg.out, exist_ok=True)
         config_lib.save(cfg, os.path.join(cfg.out, "config.yaml"))
+        with open(os.path.join(cfg.out, "template_probe.json"), "w", encoding="utf-8") as f:  # what the template does
+            json.dump(probe_template(tokenizer).to_dict(), f, indent=1, ensure_ascii=False)
     channel_index = {name: i for i, name in enumerate(channels)}
     plan = BatchPlan(len(train), cfg.global_batch_size(info.world), cfg.epochs, cfg.max_steps, cfg.seed,
                      cfg.data.shuffle)
@@ -258,5 +265,6 @@ def fit(cfg: TrainConfig, prepare: Callable | None = None) -> FitResult:
     logger.close(os.path.join(cfg.out, "loss_by_task_type.png"))
     if info.is_main:
         print(f"[pack] {pack_report.format()}")
+        print(final_losses(logger.history))
         print(f"[done] {plan.total_steps - start_step} steps in {time.time() - started:.1f}s; model saved to {model_dir}")
     return FitResult(cfg.out, model_dir, plan.total_steps, logger.history, time.time() - started, train_seconds, engine)
