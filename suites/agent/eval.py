@@ -1,4 +1,6 @@
 """python -m suites.agent.eval --model PATH|tiny --data eval.jsonl [--out results.json] [--responses r.jsonl]
+                              [--checker default|bfcl]
+python -m suites.agent.eval --bfcl DIR (--model PATH|tiny | --responses results.jsonl) [--checker bfcl|default]
 
 Scores a model's replies on agent eval records (made by `python -m suites.agent.generate --eval`): the
 calls are parsed from the reply in its rendered format, checked BFCL-style (name, required and unknown
@@ -11,6 +13,11 @@ expected results. Metrics per sample (means per task_type):
   name     the called functions are the expected ones, as a multiset (call targets; diagnostic)
   no_call  the reply makes no call (targets where none is expected)
   answer   the reply states every fact of the tool result it answers from (answer targets)
+  call_turns     correct, on turns that need a call only
+  no_call_turns  correct, on turns that need no call only (answers, clarifications, irrelevance): a model that
+                 never calls scores 1 here and 0 on call_turns, which "correct" alone hides
+--checker bfcl applies BFCL's own AST rules (suites.agent.bfcl) instead of the project's (docs/agent.md lists
+the differences). --bfcl DIR scores BFCL's own question and possible-answer files (suites/agent/bfcl_eval.py).
 
 When replies are generated and the model's chat template cannot render tools, calls and results, records in
 the template format are rewritten into the fallback format first (as train and generate --format auto do),
@@ -19,13 +26,16 @@ and the command says so; otherwise the tools would silently vanish from the prom
 
 from __future__ import annotations
 
+import argparse
+import functools
+import sys
 from functools import lru_cache
 
 from core.eval.scoring import eval_cli
+from suites.agent.adapt import fallback_records
 from suites.agent.catalog import load_tools
 from suites.agent.checker import check_calls, exec_match
-from suites.agent.formats import FALLBACK_TOKENS, supports_system, supports_tools, to_fallback
-from suites.agent.parse import parse_reply
+from suites.agent.parse import ParsedReply, parse_reply
 from suites.agent.schema import Tool, ToolSpecError
 from suites.agent.values import missing_facts
 
@@ -50,9 +60,28 @@ def target_of(record: dict) -> dict:
     return {"kind": "no_call"}
 
 
-def score_reply(record: dict, reply: str) -> dict:
+def _parse(reply: str):
+    try:
+        return parse_reply(reply)
+    except RecursionError:  # JSON nested deeper than Python's recursion limit
+        return ParsedReply(text=reply, errors=["reply nested too deeply to parse"])
+
+
+def _bfcl_ast(parsed, expected: list[dict], declared: list[dict]) -> bool:
+    from suites.agent import bfcl
+
+    if parsed.errors:
+        return False
+    functions = [bfcl.bfcl_function(t) for t in declared]
+    parameters = {f["name"]: t["function"].get("parameters", {}) for f, t in zip(functions, declared)}
+    answer = [bfcl.possible_answer_of(e, parameters.get(e["name"], {})) for e in expected]
+    category = "parallel" if len(expected) > 1 else "multiple"
+    return bool(bfcl.check(functions, bfcl.to_bfcl_output(parsed.calls), answer, category)["valid"])
+
+
+def score_reply(record: dict, reply: str, checker: str = "default") -> dict:
     target = target_of(record)
-    parsed = parse_reply(reply)
+    parsed = _parse(reply)
     made_no_call = not parsed.calls and not parsed.errors
     if target["kind"] != "call":
         metrics = {"no_call": made_no_call}
@@ -61,15 +90,21 @@ def score_reply(record: dict, reply: str) -> dict:
             metrics["correct"] = made_no_call and metrics["answer"]
         else:
             metrics["correct"] = made_no_call
+        metrics["no_call_turns"] = metrics["correct"]
         return metrics
     expected = target["calls"]
     declared = record.get("tools") or (record.get("meta") or {}).get("tools") or []  # meta: fallback format
     parameters = {t["function"]["name"]: t["function"].get("parameters", {}) for t in declared}
+    if checker == "bfcl":
+        ok = _bfcl_ast(parsed, expected, declared)
+        return {"ast": ok, "correct": ok, "call_turns": ok, "format": bool(parsed.calls) and not parsed.errors,
+                "name": sorted(c["name"] for c in parsed.calls) == sorted(c["name"] for c in expected)}
     ast = check_calls(parsed.calls, expected, parameters, parsed.errors)
     structure = ast.ok or check_calls(parsed.calls, expected, parameters, parsed.errors, values=False).ok
     tools = _runnable_tools((record.get("meta") or {}).get("tools_source", "builtin"))
     executed = exec_match(parsed.calls, expected, tools) if tools is not None and not parsed.errors else None
-    metrics = {"ast": ast.ok, "correct": ast.ok or (structure and bool(executed)),
+    correct = ast.ok or (structure and bool(executed))
+    metrics = {"ast": ast.ok, "correct": correct, "call_turns": correct,
                "format": bool(parsed.calls) and not parsed.errors,
                "name": sorted(c["name"] for c in parsed.calls) == sorted(c["name"] for c in expected)}
     if executed is not None:
@@ -77,30 +112,19 @@ def score_reply(record: dict, reply: str) -> dict:
     return metrics
 
 
-def _uses_template_format(record: dict) -> bool:
-    return bool(record.get("tools")) or any(m.get("tool_calls") or m["role"] == "tool" for m in record["messages"])
-
-
-def fallback_records(records: list[dict], tokenizer, model_path: str) -> tuple[list[dict], dict]:
-    """When the model's template has no tool support, its template-format records in the fallback format
-    (said on stdout, and recorded in the results JSON); otherwise the records as they are."""
-    n = sum(map(_uses_template_format, records))
-    if not n or supports_tools(tokenizer):
-        return records, {}
-    system_role = supports_system(tokenizer)
-    converted = [to_fallback(r, system_role) if _uses_template_format(r) else r for r in records]
-    vocab = tokenizer.get_vocab()
-    plain = [t for t in FALLBACK_TOKENS if t not in vocab]
-    print(f"[agent eval] the chat template of {model_path} has no tool support: {n} of {len(records)} records "
-          f"converted to the fallback format ({', '.join(FALLBACK_TOKENS)}; tools in the "
-          f"{'system message' if system_role else 'first user message'})"
-          + (f"; {', '.join(plain)} are not in its vocabulary and read as plain text" if plain else ""))
-    return converted, {"call_format": "fallback (converted from template)"}
-
-
 def main(argv: list[str] | None = None) -> dict:
-    return eval_cli(argv, "python -m suites.agent.eval", __doc__.split("\n\n")[0], score_reply,
-                    adapt_records=fallback_records)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if any(a == "--bfcl" or a.startswith("--bfcl=") for a in argv):
+        from suites.agent.bfcl_eval import main as bfcl_main
+
+        return bfcl_main(argv)
+    peek = argparse.ArgumentParser(add_help=False)
+    peek.add_argument("--checker", choices=("default", "bfcl"), default="default")
+    known, rest = peek.parse_known_args(argv)
+    if any(a in ("-h", "--help") for a in rest):
+        print("--checker default|bfcl: the project's AST rules (default) or BFCL's (see docs/agent.md)\n")
+    return eval_cli(rest, "python -m suites.agent.eval", __doc__.split("\n\n")[0],
+                    functools.partial(score_reply, checker=known.checker), adapt_records=fallback_records)
 
 
 if __name__ == "__main__":

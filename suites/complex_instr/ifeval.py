@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from core.errors import UserError
 from suites.complex_instr import constraints as lib
+from suites.complex_instr.tally import TypeTally, plot_types
 
 # IFEval kwargs that this suite's parameters name differently (or that IFEval does not give)
 _RENAMED = {
@@ -143,8 +144,6 @@ def generate_responses(prompts: list[IFEvalPrompt], model_path: str, max_new_tok
 
 def score(prompts: list[IFEvalPrompt], responses: list[str]):
     """A TypeTally over every prompt, and per prompt the (type, strict, loose) verdicts."""
-    from suites.complex_instr.eval import TypeTally
-
     tally, verdicts = TypeTally(), []
     for p, response in zip(prompts, responses):
         results = []
@@ -183,8 +182,6 @@ def run(args) -> dict:
     print(tally.format())
     summary = tally.as_dict()
     if args.out:
-        from suites.complex_instr.eval import plot_types
-
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
         samples = [{"key": p.key, "prompt": p.prompt, "response": r,
                     "instructions": [{"id": t, "strict": s, "loose": lo} for t, s, lo in v]}

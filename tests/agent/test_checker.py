@@ -96,3 +96,60 @@ def test_execution_match_with_a_user_tool_that_raises_is_no_match_not_a_crash():
     expected = [call("get_price", item="fig")]
     assert exec_match([call("get_price", item="plum")], expected, tools) is False  # KeyError: 'plum'
     assert exec_match([call("get_price", item="fig")], expected, tools) is True
+
+
+# --- rules that agree with BFCL where BFCL is right (each failed before) ----------------------------------
+
+TIMESTAMP = {"type": "object", "properties": {"at": {"type": "integer"}, "scale": {"type": "number"},
+                                              "unit": {"type": "string", "enum": ["ms", "s"], "default": "ms"},
+                                              "note": {"type": "string", "default": None}},  # Optional[str] = None
+             "required": ["at"]}
+
+
+def check_one(predicted, expected, schema=TIMESTAMP):
+    result = check_calls([predicted], [expected], {expected["name"]: schema})
+    return "pass" if result.ok else result.kind
+
+
+def test_expected_calls_may_list_allowed_values_and_optional_parameters():
+    expected = {"name": "stamp", "allowed": {"at": [1, 2], "unit": ["s", ""]}}
+    assert check_one(call("stamp", at=2), expected) == "pass"  # the second allowed value
+    assert check_one(call("stamp", at=1, unit="s"), expected) == "pass"  # an optional one given
+    assert check_one(call("stamp", at=3), expected) == "wrong_value"
+    assert check_one(call("stamp", at=1, unit="ms"), expected) == "wrong_value"
+    assert check_one(call("stamp", at=1, scale=2.0), expected) == "wrong_value"  # not listed: not expected
+    assert check_one(call("stamp", unit="s"), {"name": "stamp", "allowed": {"at": [1], "unit": ["s"]}}) == \
+        "missing_required"
+    nested = {"name": "stamp", "allowed": {"at": [1], "note": [{"by": ["Ann", "ann b"], "tag": ["x", ""]}]}}
+    schema = {**TIMESTAMP, "properties": {**TIMESTAMP["properties"], "note": {"type": "object"}}}
+    assert check_one(call("stamp", at=1, note={"by": "Ann B"}), nested, schema) == "pass"
+    assert check_one(call("stamp", at=1, note={"by": "Bob"}), nested, schema) == "wrong_value"
+
+
+def test_a_duplicated_call_in_place_of_another_is_a_verdict_not_an_exception():
+    expected = [CONVERT, PRODUCT]
+    result = check_calls([CONVERT, CONVERT], expected, PARAMS)
+    assert not result.ok and result.kind == "wrong_value" and "convert_units" in result.detail
+    two = [call("get_product", product_id="P-101"), call("get_product", product_id="P-102")]
+    assert kind([two[0], two[0]], two) == "wrong_value"
+
+
+def test_integers_compare_exactly_and_floats_within_the_stated_tolerance():
+    from suites.agent.checker import FLOAT_REL_TOL
+
+    assert check_one(call("stamp", at=1617176400001), call("stamp", at=1617176400000)) == "wrong_value"
+    assert check_one(call("stamp", at=1, scale=0.1 + 0.2), call("stamp", at=1, scale=0.3)) == "pass"
+    assert check_one(call("stamp", at=1, scale=3.1416), call("stamp", at=1, scale=3.14159)) == "wrong_value"
+    assert check_one(call("stamp", at=1, scale=1.0 + FLOAT_REL_TOL / 2), call("stamp", at=1, scale=1)) == "pass"
+
+
+def test_an_explicit_null_equals_omission_where_null_is_the_default():
+    assert check_one(call("stamp", at=1, note=None), call("stamp", at=1)) == "pass"
+    assert check_one(call("stamp", at=1), call("stamp", at=1, note=None)) == "pass"
+    assert check_one(call("stamp", at=1, unit=None), call("stamp", at=1)) == "wrong_type"  # default "ms", not null
+
+
+def test_quotes_and_trailing_punctuation_normalise_in_any_order():
+    from suites.agent.checker import normalise_string
+
+    assert normalise_string('Paris".') == normalise_string('"Paris."') == normalise_string("Paris") == "paris"

@@ -26,21 +26,22 @@ def test_wrong_replies_fail_on_the_right_metric(eval_records):
     call = next(r for r in eval_records if r["meta"]["target"]["kind"] == "call"
                 and r["meta"]["target"]["calls"][0]["name"] == "calculate")
     expected = call["meta"]["target"]["calls"][0]["arguments"]["expression"]
-    nothing = {"ast": False, "correct": False, "exec": False, "format": False, "name": False}
+    nothing = {"ast": False, "correct": False, "call_turns": False, "exec": False, "format": False, "name": False}
     assert score_reply(call, "") == nothing
     assert score_reply(call, "I think it is 42.") == nothing
     wrong = '<tool_call>\n{"name": "calculate", "arguments": {"expression": "(' + expected + ') + 1"}}\n</tool_call>'
-    assert score_reply(call, wrong) == {"ast": False, "correct": False, "exec": False, "format": True, "name": True}
+    assert score_reply(call, wrong) == {**nothing, "format": True, "name": True}
     other = '<tool_call>\n{"name": "weekday", "arguments": {"date": "2024-01-01"}}\n</tool_call>'
-    assert score_reply(call, other) == {"ast": False, "correct": False, "exec": False, "format": True, "name": False}
+    assert score_reply(call, other) == {**nothing, "format": True}
     broken = '<tool_call>\n{"name": "calculate", "arguments": {"expression": '
-    assert score_reply(call, broken) == {"ast": False, "correct": False, "format": False, "name": False}
+    assert score_reply(call, broken) == {"ast": False, "correct": False, "call_turns": False, "format": False,
+                                         "name": False}
     no_call = next(r for r in eval_records if r["meta"]["target"]["kind"] == "no_call")
-    assert score_reply(no_call, "Sure.") == {"correct": True, "no_call": True}
+    assert score_reply(no_call, "Sure.") == {"correct": True, "no_call": True, "no_call_turns": True}
     assert score_reply(no_call, '<tool_call>\n{"name": "weekday", "arguments": {"date": "2024-01-01"}}\n</tool_call>') \
-        == {"correct": False, "no_call": False}
+        == {"correct": False, "no_call": False, "no_call_turns": False}
     answer = next(r for r in eval_records if r["meta"]["target"]["kind"] == "answer")
-    assert score_reply(answer, "Done.") == {"answer": False, "correct": False, "no_call": True}
+    assert score_reply(answer, "Done.") == {"answer": False, "correct": False, "no_call": True, "no_call_turns": False}
 
 
 def test_an_equivalent_expression_passes_by_execution():
@@ -51,8 +52,8 @@ def test_an_equivalent_expression_passes_by_execution():
                                                                  "arguments": {"expression": "21.75 * 15"}}}]}],
               "tools": [calculate.schema()], "task_type": "agent/single"}
     reply = '<tool_call>\n{"name": "calculate", "arguments": {"expression": "15*21.75"}}\n</tool_call>'
-    assert score_reply(record, reply) == {"ast": False, "correct": True, "exec": True, "format": True,
-                                          "name": True}  # no meta: the target is read from the reference message
+    assert score_reply(record, reply) == {"ast": False, "correct": True, "call_turns": True, "exec": True,
+                                          "format": True, "name": True}  # no meta: the target is read from the reference
 
 
 def test_the_eval_cli_scores_given_replies(tmp_path, tiny_tokenizer, eval_records, capsys):
@@ -68,8 +69,10 @@ def test_the_eval_cli_scores_given_replies(tmp_path, tiny_tokenizer, eval_record
     n_wrong = sum(1 for i, r in enumerate(records) if i % 3 == 0 and r["meta"]["target"]["kind"] != "no_call")
     assert aggregated["ALL"]["n"] == 60 and round(aggregated["ALL"]["correct"] * 60) == 60 - n_wrong
     table = capsys.readouterr().out
-    assert table.splitlines()[0].split() == ["task_type", "n", "correct", "answer", "ast", "exec", "format", "name",
-                                             "no_call"]
+    # columns past 120 characters are named below the table; the JSON has them all
+    assert table.splitlines()[0].split()[:9] == ["task_type", "n", "correct", "answer", "ast", "call_turns", "exec",
+                                                 "format", "name"]
+    assert {"no_call", "no_call_turns", "call_turns"} <= set(aggregated["ALL"])
     assert json.loads(out.read_text())["by_task_type"]["agent"]["n"] == 60
     assert find_scorer("agent") is score_reply
 
@@ -118,3 +121,20 @@ def test_eval_converts_template_records_for_a_model_without_tool_support(tmp_pat
     assert "converted" not in capsys.readouterr().out
     assert [p["tools"] for p in seen["prompts"]] == [r["tools"] for r in records]
     assert aggregated["ALL"]["correct"] == 1.0
+
+
+def test_scores_split_into_call_turns_and_no_call_turns(tmp_path, eval_records):
+    """A model that never calls looks decent on "correct" (turns that need no call pass); the split shows it
+    gets every call turn wrong."""
+    from core.data.records import write_records
+
+    records = eval_records[:60]
+    data, replies = tmp_path / "eval.jsonl", tmp_path / "replies.jsonl"
+    write_records(data, records)
+    replies.write_text("".join(json.dumps({"reply": "I cannot say."}) + "\n" for _ in records))
+    aggregated = main(["--data", str(data), "--responses", str(replies)])["ALL"]
+    kinds = [r["meta"]["target"]["kind"] for r in records]
+    assert 0 < aggregated["correct"] < 1 and aggregated["call_turns"] == 0.0
+    no_call_share = sum(k == "no_call" for k in kinds) / sum(k != "call" for k in kinds)
+    assert aggregated["no_call_turns"] == no_call_share  # answers fail: they must state the tool result
+    assert round(aggregated["correct"] * 60) == sum(k == "no_call" for k in kinds)
