@@ -88,3 +88,28 @@ def plot_channel_losses(history: list[dict], path: str) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def final_losses(history: list[dict]) -> str:
+    """The last logged training loss and eval loss, overall and per task_type, as a table under 120 columns
+    (printed at the end of a run, also with --progress false; metrics.jsonl has every step)."""
+    train = next((h for h in reversed(history) if "loss" in h), None)
+    held = next((h for h in reversed(history) if "eval_loss" in h), None)
+    if train is None:
+        return "[loss] no step was logged"
+    head = f"[loss] final train loss {train['loss']:.4f} (step {train['step']})"
+    head += f", eval loss {held['eval_loss']:.4f} (step {held['step']})" if held else ", no eval set"
+    names = sorted({k.split("/", 1)[1] for h in (train, held) if h for k in h
+                    if k.startswith(("loss/", "eval_loss/"))})
+    if not names:
+        return head
+    width = min(max(len("task_type"), *map(len, names)), 90)
+
+    def cell(row: dict | None, key: str) -> str:
+        return f"{row[key]:>10.4f}" if row and key in row else f"{'-':>10}"
+
+    lines = [head, f"  {'task_type':<{width}}{'train':>10}{'eval':>10}"]
+    for name in names:
+        shown = name if len(name) <= width else name[: width - 1] + "…"
+        lines.append(f"  {shown:<{width}}{cell(train, 'loss/' + name)}{cell(held, 'eval_loss/' + name)}")
+    return "\n".join(lines)
