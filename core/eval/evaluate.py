@@ -25,7 +25,7 @@ from core.data.chat import IGNORE_INDEX, RenderedSample, render_record
 from core.data.packing import pack_samples, shift_labels
 from core.data.records import first_level, iter_records
 from core.errors import UserError
-from core.eval.report import Thresholds, compare, markdown, plot, summarize
+from core.eval.report import Thresholds, compare, markdown, plot, summarize, terminal
 from core.eval.scoring import find_scorer, score_records
 from core.model.attention import enable_packed_attention, packing_kwargs
 from core.train.loss import token_losses
@@ -215,7 +215,7 @@ def run(cfg: EvalConfig) -> dict:
                          for label, path in zip("AB", cfg.models)}}
     with open(os.path.join(cfg.out, "results.json"), "w", encoding="utf-8") as f:
         json.dump(result, f, ensure_ascii=False, indent=1)
-    print(text)
+    print(terminal(rows, header))
     print(f"[evaluate] wrote {cfg.out}/report.md, report.png, results.json", file=sys.stderr)
     return result
 

@@ -13,6 +13,7 @@ import argparse
 import copy
 import json
 import os
+import sys
 from collections.abc import Callable
 
 from core.data.records import read_records, write_records
@@ -50,6 +51,13 @@ def _suite_parser(defaults: config_lib.TrainConfig, n_train: int, n_eval: int, p
     group.add_argument("--skip-eval-before", action="store_true", help="do not score the model before training")
     group.add_argument("--eval-max-new-tokens", type=int, default=None, help="reply budget when scoring")
     return parser
+
+
+def print_suite_help(prog: str, description: str, defaults: config_lib.TrainConfig,
+                     parents: list[argparse.ArgumentParser]) -> None:
+    """One help page: one usage line, the suite's option groups, then the trainer's options."""
+    usage = f"{prog} [suite and data options] [trainer options] [--dotted.option V ...]"
+    config_lib.build_parser(prog, description, copy.deepcopy(defaults), parents=parents, usage=usage).print_help()
 
 
 def plot_before_after(before: dict | None, after: dict, path: str, metric: str = "correct") -> None:
@@ -105,18 +113,19 @@ def resolve_config(argv: list[str] | None, prog: str, description: str, defaults
 def run_suite(argv: list[str] | None, prog: str, description: str, generate: Callable[[int, int, str, str], list[dict]],
               scorer: Scorer, defaults: config_lib.TrainConfig, prepare: Callable | None = None,
               default_n_train: int = 2000, default_n_eval: int = 100, eval_max_new_tokens: int = 128,
-              data_options: dict | None = None) -> dict:
+              data_options: dict | None = None, help_parents: list[argparse.ArgumentParser] | tuple = ()) -> dict:
     """Run the suite pipeline; `generate(n, seed, lang, split)` returns records. Returns {"before", "after", "fit"}.
-    `data_options` are the suite's own data flags: data generated under other flags is never reused."""
+    `data_options` are the suite's own data flags: data generated under other flags is never reused;
+    `help_parents` are the suite's own parsers (add_help=False), shown with these options on one --help page."""
     from core.model.loading import load_model, load_tokenizer
     from core.train.loop import fit
 
     argv = list(argv) if argv is not None else None
     suite_parser = _suite_parser(defaults, default_n_train, default_n_eval, prog)
     suite_args, rest = suite_parser.parse_known_args(argv)
-    if rest is not None and any(a in ("-h", "--help") for a in rest):
-        suite_parser.print_help()
-        print()
+    if any(a in ("-h", "--help") for a in (argv if argv is not None else sys.argv[1:])):
+        print_suite_help(prog, description, defaults, [*help_parents, suite_parser])
+        raise SystemExit(0)
     defaults = copy.deepcopy(defaults)
     defaults.out = suite_args.out
     data_dir = os.path.join(suite_args.out, "data")

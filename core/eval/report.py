@@ -80,6 +80,12 @@ def verdict(d1: float | None, dk: float | None, thresholds: Thresholds) -> str:
 
 
 METRICS = ("eval_loss", "answer_logprob", "pass@1", "pass@k")
+NAMES = {"eval_loss": "eval loss", "answer_logprob": "Σ log P(answer)", "pass@1": "pass@1"}
+
+
+def shown_metrics(k: int) -> list[str]:
+    """The metrics a report shows: with k = 1, pass@k is pass@1 again and is left out."""
+    return [m for m in METRICS if not (m == "pass@k" and k == 1)]
 
 
 def compare(a: dict[str, dict], b: dict[str, dict], thresholds: Thresholds) -> list[dict]:
@@ -111,26 +117,49 @@ def markdown(rows: list[dict], header: dict) -> str:
               "Σ log P(answer): summed log-probability of the reference answer (last assistant turn, "
               "end-of-turn token included), mean over samples"]
     if header.get("sampling"):
-        lines.append(f"- pass@1 and pass@{k}: {header['num_samples']} draws per prompt at temperature "
+        passes = "pass@1" if k == 1 else f"pass@1 and pass@{k}"
+        lines.append(f"- {passes}: {header['num_samples']} draws per prompt at temperature "
                      f"{header['temperature']} (seed {header['seed']}, at most {header['max_new_tokens']} new "
                      f"tokens), unbiased estimator of Chen et al. (2021); scorers: {header['scorers']}")
-        lines.append(f"- verdict: `better`/`worse` when |Δpass@{k}| >= {header['passk_threshold']}; `noise` when "
-                     f"|Δpass@1| >= {header['pass1_threshold']} but pass@{k} did not move; else `same`")
+        if k == 1:
+            lines.append(f"- verdict: `better`/`worse` when |Δpass@1| >= {header['passk_threshold']}; `noise` when "
+                         f"it is below that but >= {header['pass1_threshold']}; else `same` (with k = 1 there is no "
+                         "pass@k to tell noise from a real change: use --k > 1)")
+        else:
+            lines.append(f"- verdict: `better`/`worse` when |Δpass@{k}| >= {header['passk_threshold']}; `noise` when "
+                         f"|Δpass@1| >= {header['pass1_threshold']} but pass@{k} did not move; else `same`")
     lines.append("")
-    names = {"eval_loss": "eval loss", "answer_logprob": "Σ log P(answer)", "pass@1": "pass@1",
-             "pass@k": f"pass@{k}"}
+    names = {**NAMES, "pass@k": f"pass@{k}"}
     head = ["task_type", "n"]
-    for m in METRICS:
+    for m in shown_metrics(k):
         head += [f"{names[m]} A", f"{names[m]} B", "Δ"]
     head.append("verdict")
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         cells = [row["group"], str(row["n"])]
-        for m in METRICS:
+        for m in shown_metrics(k):
             cells += [_cell(row[m]["A"]), _cell(row[m]["B"]), _cell(row[m]["delta"], signed=True)]
         cells.append(row["verdict"])
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def terminal(rows: list[dict], header: dict, max_width: int = 120) -> str:
+    """The comparison as a table that fits `max_width` columns: per metric B and B - A (A and everything else
+    are in report.md and results.json)."""
+    metrics = [m for m in shown_metrics(header["k"]) if any(r[m]["A"] is not None for r in rows)]
+    names = {**NAMES, "pass@k": f"pass@{header['k']}"}
+    cell = max(19, *(len(names[m]) + 2 for m in metrics)) if metrics else 19
+    width = max(12, min(max((len(r["group"]) for r in rows), default=9) + 2,
+                        max_width - 6 - 9 - cell * len(metrics)))
+    lines = [f"B = {header['B']}, A = {header['A']}; each cell: B (B - A)",
+             f"{'task_type':<{width}}{'n':>6}" + "".join(f"{names[m]:>{cell}}" for m in metrics) + f"{'verdict':>9}"]
+    for row in rows:
+        group = row["group"] if len(row["group"]) < width else row["group"][: width - 2] + "…"
+        cells = "".join(f"{_cell(row[m]['B']) + ' (' + _cell(row[m]['delta'], signed=True) + ')':>{cell}}"
+                        if row[m]["B"] is not None else f"{'-':>{cell}}" for m in metrics)
+        lines.append(f"{group:<{width}}{row['n']:>6}{cells}{row['verdict'] or '-':>9}")
+    return "\n".join(lines)
 
 
 def plot(rows: list[dict], header: dict, path: str) -> None:
@@ -141,7 +170,7 @@ def plot(rows: list[dict], header: dict, path: str) -> None:
     import matplotlib.pyplot as plt
 
     shown = [r for r in rows if "/" in r["group"] or r["group"] == "ALL"]
-    metrics = [m for m in METRICS if any(r[m]["A"] is not None for r in shown)]
+    metrics = [m for m in shown_metrics(header["k"]) if any(r[m]["A"] is not None for r in shown)]
     titles = {"eval_loss": "eval loss (lower is better)", "answer_logprob": "Σ log P(answer) (higher is better)",
               "pass@1": "pass@1", "pass@k": f"pass@{header['k']}"}
     fig, axes = plt.subplots(len(metrics), 1, figsize=(max(6.0, 1.1 * len(shown) + 2), 2.8 * len(metrics)),

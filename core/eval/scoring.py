@@ -97,17 +97,24 @@ def aggregate(scores: list[SampleScore]) -> dict[str, dict[str, float]]:
 
 
 def format_table(aggregated: dict[str, dict[str, float]], metrics: list[str] | None = None,
-                 columns: dict[str, dict[str, dict[str, float]]] | None = None) -> str:
+                 columns: dict[str, dict[str, dict[str, float]]] | None = None, max_width: int = 120) -> str:
     """A fixed-width table: one row per group, one column per metric. With `columns` ({label: aggregated}),
-    each metric gets one column per label (e.g. before / after training)."""
+    each metric gets one column per label (e.g. before / after training). Metrics that do not fit in
+    `max_width` columns are left out and named below the table (the JSON report has them all)."""
     columns = columns or {"": aggregated}
     if metrics is None:
         names = {m for agg in columns.values() for row in agg.values() for m in row if m != "n"}
         metrics = ["correct", *sorted(names - {"correct"})] if "correct" in names else sorted(names)
     groups = list(next(iter(columns.values())))
-    width = max([len("task_type"), *(len(g) for g in groups)]) + 2
-    heads = [f"{m}{' ' + label if label else ''}" for m in metrics for label in columns]
-    col = max([8, *(len(h) + 2 for h in heads)])
+    width = min(max([len("task_type"), *(len(g) for g in groups)]) + 2, 44)
+    shown, hidden = list(metrics), []
+    while True:
+        heads = [f"{m}{' ' + label if label else ''}" for m in shown for label in columns]
+        col = max([8, *(len(h) + 2 for h in heads)])
+        if len(shown) <= 1 or width + 6 + col * len(heads) <= max_width:
+            break
+        hidden.insert(0, shown.pop())
+    metrics = shown
     lines = [f"{'task_type':<{width}}{'n':>6}" + "".join(f"{h:>{col}}" for h in heads)]
     lines.append("-" * len(lines[0]))
     for g in groups:
@@ -117,7 +124,11 @@ def format_table(aggregated: dict[str, dict[str, float]], metrics: list[str] | N
             for agg in columns.values():
                 value = agg.get(g, {}).get(m)
                 cells.append(f"{value:>{col}.3f}" if value is not None else f"{'-':>{col}}")
-        lines.append(f"{g:<{width}}{n:>6}" + "".join(cells))
+        name = g if len(g) < width else g[: width - 2] + "…"
+        lines.append(f"{name:<{width}}{n:>6}" + "".join(cells))
+    if hidden:
+        note = f"({len(hidden)} more metrics in the JSON report: {', '.join(hidden)})"
+        lines.append(note if len(note) <= max_width else note[: max_width - 2] + "…)")
     return "\n".join(lines)
 
 

@@ -271,9 +271,12 @@ SHORTCUTS = {  # convenience flag -> dotted option
 }
 
 
-def build_parser(prog: str, description: str, defaults: TrainConfig) -> argparse.ArgumentParser:
+def build_parser(prog: str, description: str, defaults: TrainConfig, parents: list | tuple = (),
+                 usage: str | None = None) -> argparse.ArgumentParser:
+    """The trainer's options; `parents` (a suite's own option groups) make one help page with one usage line."""
     d = defaults
-    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser = argparse.ArgumentParser(prog=prog, description=description, parents=list(parents), usage=usage,
+                                     conflict_handler="resolve" if parents else "error")
     parser.add_argument("--config", help="YAML file with options (CLI options override it)")
     parser.add_argument("--data", nargs="+", help="training record JSONL files or saved HF datasets (data.paths)")
     parser.add_argument("--eval-data", nargs="+", dest="eval_data", help="held-out record files (data.eval_paths)")
@@ -281,6 +284,7 @@ def build_parser(prog: str, description: str, defaults: TrainConfig) -> argparse
     parser.add_argument("--out", help=f"run folder; default: {d.out}")
     parser.add_argument("--max-steps", dest="max_steps", type=int,
                         help=f"stop after this many optimizer steps; default: {d.max_steps} (0: --epochs decides)")
+    parser.add_argument("--max_steps", dest="max_steps", type=int, help=argparse.SUPPRESS)  # the dotted spelling
     parser.add_argument("--epochs", type=float, help=f"passes over the data, fractions allowed (1.1); default: {d.epochs}")
     parser.add_argument("--resume", action="store_true", default=None,
                         help=f"continue from the latest checkpoint in --out; default: {str(d.resume).lower()}")

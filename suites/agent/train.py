@@ -51,12 +51,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m suites.agent.train", add_help=False)
     group = parser.add_argument_group("agent data (see python -m suites.agent.generate --help)")
     group.add_argument("--tools", default=None, help="a module or JSON file of tools (default: the built-in toolbox)")
-    group.add_argument("--shares", default=",".join(f"{k}={v}" for k, v in DEFAULT_SHARES.items()))
+    shares = ",".join(f"{k}={v}" for k, v in DEFAULT_SHARES.items())
+    group.add_argument("--shares", default=shares, help=f"task=weight,... (default {shares})")
     add_agent_teacher_args(parser)
     args, rest = parser.parse_known_args(argv)
-    if any(a in ("-h", "--help") for a in rest):
-        parser.print_help()
-        print()
     peek = argparse.ArgumentParser(add_help=False)
     peek.add_argument("--model", default=TrainConfig().model.path)
     peek.add_argument("--model.path", dest="model_path", default=None)
@@ -97,7 +95,8 @@ def main(argv: list[str] | None = None) -> dict:
     try:
         return run_suite(rest, "python -m suites.agent.train", __doc__.split("\n\n")[1], generate, score_reply,
                          default_config(), prepare=prepare, default_n_train=1500, default_n_eval=100,
-                         eval_max_new_tokens=128, data_options={**vars(args), "fallback": fallback})
+                         eval_max_new_tokens=128, data_options={**vars(args), "fallback": fallback},
+                         help_parents=[parser])
     except TeacherError as e:
         raise SystemExit(f"error: --teacher {args.teacher}: {e}") from None
 

@@ -42,12 +42,13 @@ def default_config() -> TrainConfig:
 def data_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(add_help=False)
     group = parser.add_argument_group("RAG data (see python -m suites.rag.generate --help)")
-    group.add_argument("--shares", default=",".join(f"{k}={v}" for k, v in DEFAULT_SHARES.items()))
+    shares = ",".join(f"{k}={v}" for k, v in DEFAULT_SHARES.items())
+    group.add_argument("--shares", default=shares, help=f"scenario=weight,... (default {shares})")
     group.add_argument("--docs", default="2-4", help="documents per sample, N or MIN-MAX (fewer than generate's 3-5: shorter rows)")
     group.add_argument("--corpus", help="your documents instead of the fictional world")
     group.add_argument("--index", help="a built index folder instead of --corpus")
     group.add_argument("--questions", help="JSONL questions over --corpus/--index")
-    group.add_argument("--retrieval", choices=RETRIEVAL_MODES, default="bm25")
+    group.add_argument("--retrieval", choices=RETRIEVAL_MODES, default="bm25", help="retriever over --corpus (default bm25)")
     group.add_argument("--teacher-questions", type=int, default=0, help="questions a --teacher writes from chunks")
     add_teacher_args(parser)
     return parser
@@ -57,9 +58,6 @@ def main(argv: list[str] | None = None) -> dict:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = data_parser()
     args, rest = parser.parse_known_args(argv)
-    if any(a in ("-h", "--help") for a in rest):
-        parser.print_help()
-        print()
     try:
         lo, hi = parse_docs(args.docs)
         data = RagDataConfig(shares=parse_shares(args.shares), scenario=ScenarioConfig(lo, hi), corpus=args.corpus,
@@ -79,7 +77,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     return run_suite(rest, "python -m suites.rag.train", __doc__.split("\n\n")[1], generate, score_reply,
                      default_config(), default_n_train=2000, default_n_eval=100, eval_max_new_tokens=128,
-                     data_options=vars(args))
+                     data_options=vars(args), help_parents=[parser])
 
 
 if __name__ == "__main__":

@@ -196,3 +196,29 @@ def test_forced_scorer_and_bad_options(workdir, data, capsys):
         main(["--models", "tiny", "--data", data[0]])
     with pytest.raises(SystemExit, match="temperature 0 .greedy. gives identical draws"):
         main(["--models", "tiny", "tiny", "--data", data[0], "--temperature", "0"])
+
+
+def _rows(k):
+    from core.eval.report import Thresholds, compare
+
+    def summary(p):
+        group = {"n": 4, "n_scored": 4, "eval_loss": 2.0 - p, "answer_logprob": -3.0 + p, "pass@1": p, "pass@k": p}
+        return {"ALL": group, "quiz": group, "quiz/add_two_very_long_numbers_with_carries_and_more_words": group}
+
+    return compare(summary(0.25), summary(0.5), Thresholds())
+
+
+def test_k1_says_pass_at_1_once_and_tables_fit_120_columns():
+    from core.eval.report import markdown, terminal
+
+    header = {"A": "runs/a/final", "B": "runs/b/final", "data": "eval.jsonl", "records": 4, "mask": "all",
+              "sampling": True, "num_samples": 1, "k": 1, "temperature": 0.7, "seed": 0, "max_new_tokens": 8,
+              "scorers": "quiz", "pass1_threshold": 0.05, "passk_threshold": 0.05}
+    text = markdown(_rows(1), header)
+    assert "pass@1 and pass@1" not in text and "- pass@1: 1 draws per prompt" in text
+    assert text.count("pass@1 A") == 1 and "no pass@k to tell noise from a real change" in text
+    table = terminal(_rows(1), header)
+    assert max(len(line) for line in table.splitlines()) <= 120 and table.count("pass@1") == 1
+    assert "0.5000 (+0.2500)" in table and "better" in table
+    wide = terminal(_rows(4), {**header, "k": 4})
+    assert max(len(line) for line in wide.splitlines()) <= 120 and "pass@4" in wide

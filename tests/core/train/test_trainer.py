@@ -1,6 +1,7 @@
 """Trainer invariants on the tiny model: exact loss over the global batch whatever the shapes, the
 sample-mean reduction, resume after SIGKILL, parity with transformers.Trainer, ZeRO-3 save, LoRA."""
 
+import json
 import os
 import signal
 import subprocess
@@ -303,12 +304,20 @@ def test_cli_trains_and_writes_the_resolved_config(tmp_path, data):
     cfg_file.write_text("optim:\n  lr: 0.002\ndata:\n  max_len: 96\n")
     out = subprocess.run([sys.executable, "-m", "core.train", "--data", data, "--out", str(tmp_path / "cli"),
                           "--config", str(cfg_file), "--max-steps", "2", "--micro_batch_size=2", "--progress=false",
-                          f"--data.cache_dir={tmp_path / 'cache'}"],
+                          f"--data.cache_dir={tmp_path / 'cache'}", "--data.eval_split=0.25", "--eval_every=2"],
                          capture_output=True, text=True, cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert out.returncode == 0, out.stderr[-3000:]
     saved = yaml.safe_load((tmp_path / "cli" / "config.yaml").read_text())
     assert saved["optim"]["lr"] == 0.002 and saved["data"]["max_len"] == 96 and saved["max_steps"] == 2
     assert "[done] 2 steps" in out.stdout
+    # The final losses are printed (not only in metrics.jsonl), overall and per task_type, with --progress false.
+    logged = [json.loads(line) for line in (tmp_path / "cli" / "metrics.jsonl").read_text().splitlines()]
+    train, held = [r for r in logged if "loss" in r][-1], [r for r in logged if "eval_loss" in r][-1]
+    assert f"[loss] final train loss {train['loss']:.4f} (step 2), eval loss {held['eval_loss']:.4f} (step 2)" in out.stdout
+    table = out.stdout.split("[loss]")[1].split("[done]")[0]
+    assert max(len(line) for line in table.splitlines()) <= 120
+    for key in (k for k in held if k.startswith("eval_loss/")):
+        assert f"{held[key]:.4f}" in table
 
 
 def test_tokenisation_is_cached(tmp_path, data, monkeypatch):
