@@ -33,7 +33,7 @@ from suites.agent.schema import Tool, ToolRaised, execute
 FAILURE_KINDS = ("parse_error", "unexpected_call", "no_call", "wrong_call_count", "wrong_name", "missing_required",
                  "unknown_parameter", "wrong_type", "wrong_value")
 FLOAT_REL_TOL = 1e-6  # 3.1416 vs 3.14159 differ; 0.1 + 0.2 vs 0.3 do not
-FLOAT_ABS_TOL = 1e-9
+FLOAT_ABS_TOL = 1e-12  # near zero only: physical constants such as 1e-9 stay distinct from 0
 MAX_DEPTH = 64  # values nested deeper than this are not compared (they never match)
 _MISSING = object()
 
