@@ -42,7 +42,7 @@ class TemplateProbe:
     def default_strategy(self) -> str:
         if self.markers:
             return "markers"
-        return "prefix" if self.prefix_stable and self.generation_prompt_in_history else "per_turn"
+        return "prefix" if self.prefix_stable else "per_turn"  # a generation prompt history drops is handled by prefix
 
     def to_dict(self) -> dict:
         return {**asdict(self), "strategy": self.default_strategy()}
