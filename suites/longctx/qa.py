@@ -32,6 +32,8 @@ def read_qa(path: str) -> list[dict]:
                 raise QAError(f"{path}:{line_no}: {name}: missing")
             if not isinstance(row[name], str) or not row[name].strip():
                 raise QAError(f"{path}:{line_no}: {name}: expected a non-empty string")
+        if not count_mentions(row["document"], row["answer"]):  # the prompt would hold no answer to find
+            raise QAError(f"{path}:{line_no}: answer: {row['answer']!r} does not occur in the document")
         rows.append({"document": row["document"], "question": row["question"], "answer": row["answer"],
                      "source": f"{path}:{line_no}"})
     if not rows:

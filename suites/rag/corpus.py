@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from core.data.records import iter_json_objects
 from core.errors import UserError
+from core.outputs import read_text
 
 TEXT_SUFFIXES = (".txt", ".md")
 
@@ -60,11 +61,7 @@ def _title_from_text(path: str, text: str) -> str:
 
 
 def _read_text_file(path: str, doc_id: str) -> Document:
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except UnicodeDecodeError as e:
-        raise CorpusError(f"{path}: not UTF-8 text (byte {e.start})") from None
+    text = read_text(path)  # a byte-order mark is dropped (it hid a first "# title" line); bad bytes name the line
     return Document(id=doc_id, title=_title_from_text(path, text), text=text)
 
 

@@ -14,6 +14,8 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 
+from core.errors import UserError
+from core.outputs import replace_dir
 from suites.rag.bm25 import BACKENDS, BM25Config, BM25Index, tokenize
 from suites.rag.corpus import Chunk, chunk_documents, load_corpus, read_chunks, write_chunks
 from suites.rag.dense import GPU_MODES, INDEX_KINDS, DenseConfig, DenseIndex, encode, load_encoder
@@ -110,14 +112,18 @@ class RagIndex:
         return reciprocal_rank_fusion([lexical, semantic], k, self.config.rrf_k)
 
     def save(self, folder: str) -> None:
-        os.makedirs(folder, exist_ok=True)
-        settings = {"format_version": FORMAT_VERSION, **asdict(self.config)}
-        with open(os.path.join(folder, "index.json"), "w", encoding="utf-8") as f:
-            json.dump(settings, f, indent=1)
-        write_chunks(os.path.join(folder, "chunks.jsonl"), self.chunks)
-        self.bm25.save(folder)
-        if self.dense is not None:
-            self.dense.save(folder)
+        """Built aside and swapped in whole: no file of an older index survives (a BM25-only index saved over a
+        dense one kept its stale dense.faiss), and a kill leaves the old index or the new one."""
+        if os.path.isdir(folder) and os.listdir(folder) and not os.path.exists(os.path.join(folder, "index.json")):
+            raise UserError("is not an index folder (no index.json); refusing to replace what it holds", file=folder)
+        with replace_dir(folder) as tmp:
+            settings = {"format_version": FORMAT_VERSION, **asdict(self.config)}
+            with open(os.path.join(tmp, "index.json"), "w", encoding="utf-8") as f:
+                json.dump(settings, f, indent=1)
+            write_chunks(os.path.join(tmp, "chunks.jsonl"), self.chunks)
+            self.bm25.save(tmp)
+            if self.dense is not None:
+                self.dense.save(tmp)
 
     @classmethod
     def load(cls, folder: str, gpu: str | None = None, ef_search: int | None = None) -> RagIndex:

@@ -213,7 +213,7 @@ def test_user_haystack_files_and_document_qa(tmp_path, tiny_tokenizer):
 ])
 def test_bad_qa_rows_name_file_line_and_field(tmp_path, line, message):
     path = tmp_path / "qa.jsonl"
-    path.write_text(json.dumps({"document": "d", "question": "q", "answer": "a"}) + "\n" + line + "\n")
+    path.write_text(json.dumps({"document": "d a", "question": "q", "answer": "a"}) + "\n" + line + "\n")
     with pytest.raises(ValueError, match=re.escape(message)):
         read_qa(str(path))
 
