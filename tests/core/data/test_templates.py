@@ -86,11 +86,11 @@ def expectations(record, probe, mask):
     return prompts, turns, spaces
 
 
-def run_template(tiny_tokenizer, name, masks=("all", "last")):
-    tok = template_tokenizer(tiny_tokenizer, name)
+def run_template(tiny_tokenizer, name, masks=("all", "last"), tok=None, records=None):
+    tok = tok or template_tokenizer(tiny_tokenizer, name)
     probe = probe_template(tok)
     outcome, failures = Counter(), []
-    for k, record in enumerate(RECORDS):
+    for k, record in enumerate(RECORDS if records is None else records):
         for mask in masks:
             try:
                 samples = render_samples(record, tok, mask=mask, sample_id=f"r{k}")
