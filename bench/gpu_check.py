@@ -230,6 +230,7 @@ def main(argv: list[str] | None = None) -> list[Row]:
     parser.add_argument("--lengths", type=int, nargs="+", default=None, help="packed row lengths to time")
     parser.add_argument("--steps", type=int, default=None, help="timed steps per length")
     parser.add_argument("--budget-s", type=float, default=300.0, help="stop the longest-row search after this")
+    parser.add_argument("--limit", type=int, default=None, help="longest row the search tries (default 1M; dry 1024)")
     args = parser.parse_args(argv)
     dry = args.dry_run
     if not dry and not torch.cuda.is_available():
@@ -273,7 +274,7 @@ def main(argv: list[str] | None = None) -> list[Row]:
     if device == "cuda":
         torch.cuda.empty_cache()
     deadline = started + args.budget_s
-    limit = 1024 if dry else 1 << 20
+    limit = args.limit or (1024 if dry else 1 << 20)
     for checkpointing in (False, True):
         first = max(lengths) * (1 if not checkpointing else 2)
         best, why = longest_row(config, device, dtype, checkpointing, first, limit, deadline)
