@@ -112,6 +112,18 @@ def score_reply(record: dict, reply: str, checker: str = "default") -> dict:
     return metrics
 
 
+def turn_split(before: dict | None, after: dict) -> str:
+    """One line: `correct` on call turns and on no-call turns (over ALL), before and after training."""
+    def cell(agg, key):
+        row = (agg or {}).get("ALL", {})
+        return f"{row[key]:.3f}" if key in row else "-"
+
+    parts = []
+    for key, label in (("call_turns", "call turns"), ("no_call_turns", "no-call turns")):
+        parts.append(f"{label} {cell(before, key)} -> {cell(after, key)}" if before else f"{label} {cell(after, key)}")
+    return "[agent] correct on " + "; ".join(parts) + (" (before -> after)" if before else "")
+
+
 def main(argv: list[str] | None = None) -> dict:
     argv = list(sys.argv[1:] if argv is None else argv)
     if any(a == "--bfcl" or a.startswith("--bfcl=") for a in argv):

@@ -23,7 +23,7 @@ from core.eval.pipeline import run_suite
 from core.synth.generator import GenerationReport
 from core.synth.teacher import TeacherError, teacher_from_args
 from core.train.config import TrainConfig
-from suites.agent.eval import score_reply
+from suites.agent.eval import score_reply, turn_split
 from suites.agent.formats import FALLBACK_TOKENS, supports_system, supports_tools, to_fallback
 from suites.agent.generate import generate as generate_records
 from suites.agent.generate import parse_shares
@@ -93,10 +93,13 @@ def main(argv: list[str] | None = None) -> dict:
         return [to_fallback(r, system_role) for r in records] if fallback else records
 
     try:
-        return run_suite(rest, "python -m suites.agent.train", __doc__.split("\n\n")[1], generate, score_reply,
-                         default_config(), prepare=prepare, default_n_train=1500, default_n_eval=100,
-                         eval_max_new_tokens=128, data_options={**vars(args), "fallback": fallback},
-                         help_parents=[parser])
+        result = run_suite(rest, "python -m suites.agent.train", __doc__.split("\n\n")[1], generate, score_reply,
+                           default_config(), prepare=prepare, default_n_train=1500, default_n_eval=100,
+                           eval_max_new_tokens=128, data_options={**vars(args), "fallback": fallback},
+                           help_parents=[parser])
+        if isinstance(result, dict) and result.get("after"):
+            print(turn_split(result.get("before"), result["after"]))
+        return result
     except TeacherError as e:
         raise SystemExit(f"error: --teacher {args.teacher}: {e}") from None
 

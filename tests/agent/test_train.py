@@ -12,11 +12,14 @@ ARGS = ["--n-train", "32", "--n-eval", "6", "--max-steps", "2", "--micro_batch_s
 
 
 @pytest.mark.slow
-def test_train_on_the_tiny_model(tmp_path):
+def test_train_on_the_tiny_model(tmp_path, capsys):
     from suites.agent.train import main
 
     result = main(ARGS + ["--out", str(tmp_path / "run")])
     assert result["fit"].steps == 2 and set(result["after"]) >= {"ALL", "agent"}
+    # scores split into turns that need a call and turns that need none, before and after
+    assert "[agent] correct on call turns " in capsys.readouterr().out
+    assert "call_turns" in result["after"]["ALL"]  # (6 eval records: maybe none that needs no call)
     saved = json.loads((tmp_path / "run" / "eval.json").read_text())
     assert saved["after"]["ALL"]["n"] == 6 and saved["before"]["ALL"]["n"] == 6
     train = read_records(tmp_path / "run" / "data" / "train.jsonl")
