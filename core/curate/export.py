@@ -42,32 +42,26 @@ class ExportError(UserError):
 
 
 SPLITTABLE = ("llamafactory", "trl")  # they train every assistant turn or only the last one, set per run
-CHATML_NEWLINE = ("ChatML / Qwen templates put \"<|im_end|>\\n\" in the assistant part: one more token (the "
-                  "newline) is trained per trained assistant turn than core trains")
+CHATML_NEWLINE = "the newline after <|im_end|> of each trained turn (ChatML / Qwen templates)"
 
 
 def _differences(target: str, prompt_completion: bool, split: bool, extra: int, no_task_type: int) -> list[str]:
     """What the trainer will train differently from core.data.chat's rendering, in words."""
     out = []
     if target in ("llamafactory", "swift"):
-        out.append(f"+{extra} trained tokens with ChatML / Qwen templates ({CHATML_NEWLINE}); other templates "
-                   "train what they put after the end-of-turn token, if anything")
+        out.append(f"+{extra} trained tokens: {CHATML_NEWLINE}")
     if target == "trl":
-        out.append(f"+{extra} trained tokens with ChatML / Qwen templates (completion_only_loss trains all that "
-                   "follows the prompt, the newline after <|im_end|> included)" if prompt_completion else
+        out.append(f"+{extra} trained tokens: completion_only_loss trains all after the prompt (ChatML: the newline "
+                   "after <|im_end|>)" if prompt_completion else
                    "exact: assistant_only_loss trains the template's {% generation %} spans")
     if target == "axolotl":
-        out.append("exact with train_on_eos: turn (trained non-assistant messages are refused: axolotl trains "
-                   "their content only)")
+        out.append("exact with train_on_eos: turn; a trained non-assistant message is refused (content only)")
     if target == "llamafactory":
-        out.append("rendered with LLaMA-Factory's own template (template: in its config), not the model's chat "
-                   "template; text beside tool calls goes before a <tool_call> block in the function_call turn")
+        out.append("rendered by LLaMA-Factory's own `template:`; text beside calls precedes a <tool_call> block")
     if split:
-        out.append("per-message train flags: one row per trained assistant turn, each training only its last "
-                   "turn (the same trained tokens in the same contexts; each row recomputes its prefix)")
+        out.append("one row per trained assistant turn, training its last turn (same tokens, same contexts)")
     if no_task_type:
-        out.append(f"task_type of {no_task_type} records not exported (the {target} format has no per-sample tag; "
-                   "swift keeps it as channel)")
+        out.append(f"task_type of {no_task_type} records not exported (no per-sample tag; swift keeps it as channel)")
     return out
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -327,16 +328,18 @@ def iter_any(
                 stats.format = chosen
             if chosen != "records" and not isinstance(row, dict):
                 raise SchemaError("", "expected a JSON object", "wrong_type")
+            mapped = Counter()  # counted only for rows that are read
             if chosen == "records":
-                record = from_records(row, default_type, stats.mapped, bool(task_type))
+                record = from_records(row, default_type, mapped, bool(task_type))
             else:
                 record = {"openai": from_openai, "alpaca": from_alpaca, "sharegpt": from_sharegpt}[chosen](
-                    row, default_type, stats.mapped)
+                    row, default_type, mapped)
             validate_record(record, extra_roles)
         except SchemaError as e:
             if not lenient:
                 raise RecordError(path, line, e) from None
             stats.skipped[e.reason] += 1
             continue
+        stats.mapped.update(mapped)
         stats.read += 1
         yield (line, record) if with_lines else record

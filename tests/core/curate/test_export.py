@@ -254,7 +254,7 @@ def test_the_report_names_what_each_trainer_trains_differently(data, tmp_path):
     trained_turns = sum(m["role"] == "assistant" for r in RECORDS for m in r["messages"])
     for target in ("llamafactory", "swift"):  # "<|im_end|>\n" in the assistant part of their ChatML / Qwen templates
         assert reports[target]["extra_trained_tokens"] == trained_turns
-        assert reports[target]["differences"][0].startswith(f"+{trained_turns} trained tokens with ChatML / Qwen")
+        assert reports[target]["differences"][0].startswith(f"+{trained_turns} trained tokens: the newline after <|im_end|>")
     assert reports["trl"]["extra_trained_tokens"] == 0 and reports["axolotl"]["extra_trained_tokens"] == 0
     assert "exact: assistant_only_loss" in reports["trl"]["differences"][0]
     for target in ("llamafactory", "trl", "axolotl"):
