@@ -12,10 +12,17 @@ from collections import Counter, defaultdict
 import numpy as np
 
 from core.data.adapt import RenderPolicy
-from core.data.chat import IGNORE_INDEX, MASK_MODES, RenderedSample, RenderError, count_samples, render_samples
-from core.data.template_probe import probe_template
+from core.data.chat import (
+    IGNORE_INDEX,
+    MASK_MODES,
+    RenderedSample,
+    RenderError,
+    count_samples,
+    render_samples,
+)
 from core.data.readers import iter_any
 from core.data.records import ReadStats, RecordError
+from core.data.template_probe import probe_template
 from core.model.loading import TINY, load_tokenizer
 
 TRAIN_OPEN, TRAIN_CLOSE = "\x1b[1;32m[[", "]]\x1b[0m"

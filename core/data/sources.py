@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
-from core.data.chat import RenderedSample, RenderError, render_record
-from core.data.config import DataConfig
+from core.data.chat import RenderedSample, RenderError, render_samples
+from core.data.config import DataConfig, render_policy
 from core.data.readers import iter_any
 from core.data.records import ReadStats, first_level
 from core.data.store import SampleSet, SampleStore, SampleWriter
 
-CACHE_VERSION = "2"  # bump when rendering or the store's layout changes
+CACHE_VERSION = "3"  # bump when rendering or the store's layout changes (3: chat-template probe, strategies, adaptations)
 BATCH_RECORDS = 64  # records per rendering task
 PARALLEL_FROM = 2000  # fewer records render in this process (forking workers costs more than it saves)
 
@@ -39,6 +39,7 @@ class Source:
     path: str
     store: SampleStore
     stats: ReadStats = field(default_factory=ReadStats)
+    rendered: Counter = field(default_factory=Counter)  # strategy:<name> and adaptation kinds (core.data.adapt)
 
     @property
     def samples(self) -> SampleStore:
@@ -69,31 +70,37 @@ def _fingerprint(path: str, tokenizer, cfg: DataConfig) -> str:
         with open(path, "rb") as f:
             hashlib.file_digest(f, lambda: h)
     h.update(json.dumps([CACHE_VERSION, cfg.mask, cfg.lenient, cfg.extra_roles, cfg.format, cfg.task_type,
+                         cfg.template_strategy, cfg.end_of_turn, cfg.system, cfg.parallel_calls, cfg.tools,
                          tokenizer.name_or_path,
                          len(tokenizer), tokenizer.chat_template, tokenizer.eos_token]).encode())
     h.update(tokenizer.backend_tokenizer.to_str().encode())
     return h.hexdigest()[:20]
 
 
-def _render_batch(records: list[tuple[str, dict]], tokenizer, mask: str, lenient: bool) -> dict:
+def _render_batch(records: list[tuple[str, dict]], tokenizer, mask: str, lenient: bool, policy=None) -> dict:
     """Render (sample_id, record) pairs into flat int32 arrays; render failures are counted by reason when
     lenient, else raised."""
     ids, labels, lengths, task_types, sample_ids, failed = [], [], [], [], [], Counter()
+    rendered = Counter()  # strategy:<name> per sample, adaptation kinds (core.data.adapt) per record
     for sample_id, record in records:
         try:
-            s = render_record(record, tokenizer, mask=mask, sample_id=sample_id)
+            samples = render_samples(record, tokenizer, mask=mask, sample_id=sample_id, policy=policy)
         except RenderError as e:
             if not lenient:
                 raise
             failed[f"render_error/{e.reason}"] += 1
             continue
-        ids += s.input_ids
-        labels += s.labels
-        lengths.append(len(s.input_ids))
-        task_types.append(record["task_type"])
-        sample_ids.append(sample_id)
+        rendered.update(samples[0].adaptations)
+        for s in samples:  # one, or one per trained turn (templates that rewrite history)
+            rendered[f"strategy:{s.strategy}"] += 1
+            ids += s.input_ids
+            labels += s.labels
+            lengths.append(len(s.input_ids))
+            task_types.append(record["task_type"])
+            sample_ids.append(sample_id)
     return {"input_ids": np.array(ids, dtype=np.int32), "labels": np.array(labels, dtype=np.int32),
-            "lengths": lengths, "task_type": task_types, "sample_id": sample_ids, "failed": failed}
+            "lengths": lengths, "task_type": task_types, "sample_id": sample_ids, "failed": failed,
+            "rendered": rendered}
 
 
 _WORKER: tuple = ()  # (tokenizer, mask, lenient), inherited by forked workers
@@ -132,14 +139,14 @@ def _rendered(batches, tokenizer, cfg: DataConfig):
             break
     if procs <= 1 or sum(map(len, first)) < PARALLEL_FROM or sys.platform != "linux":
         for batch in first:
-            yield _render_batch(batch, tokenizer, cfg.mask, cfg.lenient)
+            yield _render_batch(batch, tokenizer, cfg.mask, cfg.lenient, render_policy(cfg))
         for batch in batches:
-            yield _render_batch(batch, tokenizer, cfg.mask, cfg.lenient)
+            yield _render_batch(batch, tokenizer, cfg.mask, cfg.lenient, render_policy(cfg))
         return
     import itertools
     import multiprocessing
 
-    _WORKER = (tokenizer, cfg.mask, cfg.lenient)
+    _WORKER = (tokenizer, cfg.mask, cfg.lenient, render_policy(cfg))
     pending: deque = deque()
     with multiprocessing.get_context("fork").Pool(procs) as pool:
         for batch in itertools.chain(first, batches):
@@ -151,21 +158,24 @@ def _rendered(batches, tokenizer, cfg: DataConfig):
     _WORKER = ()
 
 
-def _render_source(path: str, folder: str, tokenizer, cfg: DataConfig, stats: ReadStats, progress: bool) -> None:
+def _render_source(path: str, folder: str, tokenizer, cfg: DataConfig, stats: ReadStats, progress: bool) -> Counter:
     writer = SampleWriter(folder)
     bar = tqdm(desc=f"render {os.path.basename(path.rstrip('/'))}", unit="tok", unit_scale=True, disable=not progress,
                leave=False, dynamic_ncols=True)
     samples = 0
+    rendered = Counter()
     for out in _rendered(_batches(path, _read(path, cfg, stats), BATCH_RECORDS), tokenizer, cfg):
         writer.add(out)
         for reason, n in out["failed"].items():
             stats.skipped[reason] += n
             stats.read -= n
+        rendered.update(out["rendered"])
         samples += len(out["lengths"])
         bar.update(int(sum(out["lengths"])))
         bar.set_postfix(samples=samples, refresh=False)
     writer.close()
     bar.close()
+    return rendered
 
 
 def load_source(path: str, tokenizer, cfg: DataConfig, progress: bool = True) -> Source:
@@ -179,9 +189,9 @@ def load_source(path: str, tokenizer, cfg: DataConfig, progress: bool = True) ->
         tmp = f"{cache}.tmp{os.getpid()}"  # written aside, then renamed: a killed run leaves no half cache
         shutil.rmtree(tmp, ignore_errors=True)
         started = time.time()
-        _render_source(path, tmp, tokenizer, cfg, stats, progress)
+        rendered = _render_source(path, tmp, tokenizer, cfg, stats, progress)
         with open(os.path.join(tmp, "read_stats.json"), "w", encoding="utf-8") as f:
-            json.dump({"read": stats.read, "skipped": dict(stats.skipped), "mapped": dict(stats.mapped),
+            json.dump({"rendered": dict(rendered), "read": stats.read, "skipped": dict(stats.skipped), "mapped": dict(stats.mapped),
                        "format": stats.format, "render_seconds": round(time.time() - started, 3)}, f)
         try:
             os.rename(tmp, cache)
@@ -191,7 +201,7 @@ def load_source(path: str, tokenizer, cfg: DataConfig, progress: bool = True) ->
         saved = json.load(f)
     stats.read, stats.skipped = saved["read"], Counter(saved["skipped"])
     stats.mapped, stats.format = Counter(saved.get("mapped", {})), saved.get("format", "")
-    return Source(path, SampleStore(cache), stats)
+    return Source(path, SampleStore(cache), stats, Counter(saved.get("rendered", {})))
 
 
 # --- index arrays: mixing, the eval split, epochs ------------------------------------------------------------
