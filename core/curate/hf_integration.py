@@ -10,7 +10,9 @@
 
 Each batch is one flat sequence (batch dimension 1) with per-sample position ids and `cu_seq_lens`, so
 core.model.attention's packed attention never lets samples attend to each other and no token is padding.
-`labels` follow the transformers convention (not shifted; -100 at the first token of every packed
+`PackedCollator(trained_logits_only=True)` also passes `logits_to_keep` (the positions whose next token is
+trained), so the model's output projection runs only there, as in core.train (compute_metrics then sees those
+logits only). `labels` follow the transformers convention (not shifted; -100 at the first token of every packed
 sample), so Trainer and TRL count trained tokens and compute their metrics as usual.
 
 Reductions, exact over a whole optimizer step (all accumulation micro-batches and ranks):
@@ -58,7 +60,9 @@ class PackedCollator:
     `max_len` tokens, concatenated; None = no limit). `channels` lists the task_types whose loss is
     tracked; `report` accumulates what packing truncated or dropped."""
 
-    def __init__(self, channels: Sequence[str] = (), max_len: int | None = None, truncation: str = "truncate"):
+    def __init__(self, channels: Sequence[str] = (), max_len: int | None = None, truncation: str = "truncate",
+                 trained_logits_only: bool = False):
+        self.trained_logits_only = trained_logits_only
         self.channels = list(channels)
         self.channel_of = {name: i for i, name in enumerate(self.channels)}
         self.max_len, self.truncation = max_len, truncation
@@ -90,7 +94,15 @@ class PackedCollator:
                  **packing_kwargs(seq_lens)}
         if self.channels:
             batch["channel_index"] = torch.tensor([[self.channel_of[samples[i].task_type] for i in sample_index]])
+        if self.trained_logits_only:  # the model projects only positions whose next token is trained
+            batch["logits_to_keep"] = trained_positions(batch["labels"][0])
         return batch
+
+
+def trained_positions(labels: torch.Tensor) -> torch.Tensor:
+    """Positions whose next token is trained (at least one, so the output projection stays in the graph)."""
+    keep = (labels[1:] != IGNORE_INDEX).nonzero().squeeze(1)
+    return keep if keep.numel() else torch.zeros(1, dtype=torch.long, device=labels.device)
 
 
 def prepare_model(model):
@@ -145,7 +157,15 @@ class PackedLoss:
         if logits.shape[0] != 1:
             raise ValueError("PackedLoss expects one packed sequence per batch (use PackedCollator)")
         targets = labels[0, 1:]
-        losses = F.cross_entropy(logits[0, :-1].float(), targets, ignore_index=IGNORE_INDEX, reduction="none")
+        if logits.shape[1] == labels.shape[1]:
+            losses = F.cross_entropy(logits[0, :-1].float(), targets, ignore_index=IGNORE_INDEX, reduction="none")
+        else:  # PackedCollator(trained_logits_only=True): logits of the trained positions only
+            keep = trained_positions(labels[0])
+            if logits.shape[1] != keep.numel():
+                raise ValueError(f"{logits.shape[1]} logits for {keep.numel()} trained positions: pass the collator's "
+                                 "logits_to_keep to the model")
+            picked = F.cross_entropy(logits[0].float(), targets[keep], ignore_index=IGNORE_INDEX, reduction="none")
+            losses = picked.new_zeros(targets.shape[0]).index_copy(0, keep, picked)
         trained = targets != IGNORE_INDEX
         training = torch.is_grad_enabled()
         if self.reduction == "token":

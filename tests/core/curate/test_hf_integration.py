@@ -84,12 +84,13 @@ def test_packed_batch_has_no_cross_sample_attention(records, tiny_tokenizer):
     assert offset == packed.shape[0]
 
 
-@pytest.mark.parametrize("reduction", ["token", "sample"])
-def test_loss_equals_core_reference_across_accumulation(records, tiny_tokenizer, reduction):
+@pytest.mark.parametrize("reduction, trained_logits_only", [("token", False), ("sample", False), ("token", True),
+                                                             ("sample", True)])
+def test_loss_equals_core_reference_across_accumulation(records, tiny_tokenizer, reduction, trained_logits_only):
     expected, _ = core_reference(records, tiny_tokenizer, reduction)
     dataset = render_dataset(records, tiny_tokenizer)
     channels = sorted(set(dataset["task_type"]))
-    collate = PackedCollator(channels)
+    collate = PackedCollator(channels, trained_logits_only=trained_logits_only)
     micro = [collate([dataset[i] for i in idx]) for idx in ([0, 3, 5, 6], [1, 2, 4, 7])]  # unequal token counts
     num_items = sum(int((b["labels"][0, 1:] != IGNORE_INDEX).sum()) for b in micro)
     loss_fn = PackedLoss(reduction, samples_per_step=len(records), channels=channels)
@@ -98,7 +99,10 @@ def test_loss_equals_core_reference_across_accumulation(records, tiny_tokenizer,
     for batch in micro:
         batch = dict(batch)
         labels = batch.pop("labels")
-        loss = loss_fn(model(**batch), labels, num_items_in_batch=torch.tensor(num_items))
+        outputs = model(**batch)
+        trained = int((labels[0, 1:] != IGNORE_INDEX).sum())
+        assert outputs.logits.shape[1] == (trained if trained_logits_only else labels.shape[1])
+        loss = loss_fn(outputs, labels, num_items_in_batch=torch.tensor(num_items))
         loss.backward()
         total += loss.item()
     assert total == pytest.approx(expected, abs=1e-5)
