@@ -7,7 +7,7 @@ from collections import Counter
 
 from tqdm import tqdm
 
-from core.data.chat import RenderError, render_record
+from core.data.chat import RenderError, render_samples
 
 
 def composition(used: list[tuple[str, dict, int]], tokenizer: str | None, mask: str = "all") -> dict:
@@ -28,7 +28,7 @@ def composition(used: list[tuple[str, dict, int]], tokenizer: str | None, mask: 
         if tok is None:
             continue
         try:
-            tokens[task_type] += copies * render_record(record, tok, mask=mask).num_trained
+            tokens[task_type] += copies * sum(s.num_trained for s in render_samples(record, tok, mask=mask))
         except RenderError:
             render_errors[task_type] += copies
     return {"samples": dict(sorted(samples.items())), "trained_tokens": dict(sorted(tokens.items())) if tok else None,

@@ -100,6 +100,8 @@ def _end_of_turn(tokenizer, kw) -> tuple[str, dict]:
         three = render(tokenizer, [_u("zqu1"), _a("zqa1"), _u("zqu2")], None, False, kw)
     except TemplateError as e:
         return "", {"end_of_turn": str(e)}
+    if "zqa1" not in two or "zqa1" not in three or "zqu2" not in three:
+        return "", {"end_of_turn": "the template drops an assistant or user message's text"}
     at_end = two[two.index("zqa1") + 4:]
     before_user = three[three.index("zqa1") + 4: three.index("zqu2")]
     a = tokenizer(at_end, add_special_tokens=False)["input_ids"]

@@ -31,3 +31,16 @@ def test_longctx_train_passes_dotted_template_options():
 def test_template_options_are_validated_up_front():
     with pytest.raises(Exception, match="data.template_strategy"):
         config_lib.set_option(TrainConfig(), "data.template_strategy", "guess")
+
+
+def test_inspect_prints_the_probe_and_counts(tmp_path, capsys):
+    from core.data.inspect import main
+    from core.data.records import write_records
+    from tests.core.data.test_templates import HAND_MADE
+
+    path = str(tmp_path / "d.jsonl")
+    write_records(path, HAND_MADE)
+    assert main([path, "--template", "--show", "0", "--no-color", "--data.end_of_turn", "<|im_end|>"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("[template] strategy markers; end of turn '<|im_end|>'; prefix-stable True")
+    assert f"rendered: strategy:markers: {len(HAND_MADE)}" in out
