@@ -6,7 +6,9 @@ for this record (empty = exact). Each `from_<target>(row, mask)` rebuilds the re
 be checked. What each format can carry:
 
   llamafactory  sharegpt: human / gpt / function_call / observation, system and tools columns. Every gpt
-                and function_call turn is trained, or only the last one with `mask_history: true`.
+                and function_call turn is trained, or only the last one with `mask_history: true`; other
+                per-message flags are split into rows (split_by_trained_turn); text beside tool calls
+                goes before a <tool_call> block of the function_call value.
   trl           messages + tools (assistant_only_loss trains every assistant message), or, for mask
                 last, prompt + completion (completion_only_loss trains the completion).
   axolotl       messages with an explicit per-message `train` flag (message_field_training): exact.

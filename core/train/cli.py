@@ -1,7 +1,7 @@
 """python -m core.train --data a.jsonl [b.jsonl ...] --model tiny|PATH --out runs/x [--config cfg.yaml]
 [--dotted.option=value ...]
 
-Trains on any record JSONL files (or HF datasets saved to disk). Data parallel: launch with
+Trains on record JSONL files, or Alpaca / ShareGPT / OpenAI rows in JSONL, JSON, parquet or HF dataset folders. Data parallel: launch with
 `torchrun --nproc-per-node N -m core.train ...` or `deepspeed --num_gpus N --module core.train ...`.
 """
 

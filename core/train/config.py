@@ -278,7 +278,8 @@ def build_parser(prog: str, description: str, defaults: TrainConfig, parents: li
     parser = argparse.ArgumentParser(prog=prog, description=description, parents=list(parents), usage=usage,
                                      conflict_handler="resolve" if parents else "error")
     parser.add_argument("--config", help="YAML file with options (CLI options override it)")
-    parser.add_argument("--data", nargs="+", help="training record JSONL files or saved HF datasets (data.paths)")
+    parser.add_argument("--data", nargs="+", help="training data (data.paths): records, Alpaca, ShareGPT or OpenAI "
+                        "rows in JSONL / JSON / parquet files or HF dataset folders; see --data.format")
     parser.add_argument("--eval-data", nargs="+", dest="eval_data", help="held-out record files (data.eval_paths)")
     parser.add_argument("--model", help=f"'tiny' or a local HF checkpoint; default: {d.model.path}")
     parser.add_argument("--out", help=f"run folder; default: {d.out}")
