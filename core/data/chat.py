@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from collections import Counter
 from dataclasses import dataclass, field, replace
 
 from core.data.adapt import RenderError, RenderPolicy, adapt_record
@@ -192,11 +191,3 @@ def render_record(
                           f"{len(samples)} samples (one per trained turn); use render_samples", "several_samples")
     return samples[0]
 
-
-def count_samples(samples: list[RenderedSample]) -> Counter:
-    """strategy:<name> and adaptation kinds, for the data report."""
-    out: Counter = Counter()
-    for s in samples:
-        out[f"strategy:{s.strategy}"] += 1
-        out.update(s.adaptations)
-    return out

@@ -17,7 +17,6 @@ from core.data.chat import (
     MASK_MODES,
     RenderedSample,
     RenderError,
-    count_samples,
     render_samples,
 )
 from core.data.readers import iter_any
@@ -101,11 +100,15 @@ def main(argv: list[str] | None = None) -> int:
     extra_roles = [role for role in args.extra_roles.split(",") if role]
     samples: list[RenderedSample] = []
     failures: list[RenderError] = []
+    counts: Counter = Counter()
     records = iter_any(args.data, lenient=args.lenient, extra_roles=extra_roles, stats=stats, with_lines=True)
     try:
         for line, record in records:
             try:
-                samples += render_samples(record, tokenizer, mask=args.mask, sample_id=f"{args.data}:{line}", policy=policy)
+                rendered = render_samples(record, tokenizer, mask=args.mask, sample_id=f"{args.data}:{line}", policy=policy)
+                counts.update(rendered[0].adaptations)  # per record; strategies per sample
+                counts.update(f"strategy:{s.strategy}" for s in rendered)
+                samples += rendered
             except RenderError as e:
                 failures.append(e)
     except RecordError as e:
@@ -119,7 +122,6 @@ def main(argv: list[str] | None = None) -> int:
     if failures:
         print(failure_report(failures))
     if samples:
-        counts = count_samples(samples)
         print("rendered: " + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
         print(length_table(samples))
     return 1 if failures and args.strict else 0
