@@ -90,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data.template_strategy", dest="strategy", default="auto",
                         choices=["auto", "markers", "prefix", "per_turn"])
     args = parser.parse_args(argv)
+    if args.show < 0:
+        parser.error(f"--show: a count of samples to print (0 or more), got {args.show}")
 
     tokenizer = load_tokenizer(args.tokenizer)
     policy = RenderPolicy(strategy=args.strategy, end_of_turn=args.end_of_turn)

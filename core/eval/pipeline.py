@@ -117,7 +117,7 @@ def run_suite(argv: list[str] | None, prog: str, description: str, generate: Cal
     """Run the suite pipeline; `generate(n, seed, lang, split)` returns records. Returns {"before", "after", "fit"}.
     `data_options` are the suite's own data flags: data generated under other flags is never reused;
     `help_parents` are the suite's own parsers (add_help=False), shown with these options on one --help page."""
-    from core.model.loading import load_model, load_tokenizer
+    from core.model.loading import load_config, load_model, load_tokenizer
     from core.train.loop import fit
 
     argv = list(argv) if argv is not None else None
@@ -135,6 +135,9 @@ def run_suite(argv: list[str] | None, prog: str, description: str, generate: Cal
     is_main = int(os.environ.get("RANK", "0")) == 0
     with config_lib.exit_on_config_error(prog):
         cfg = resolve_config(rest, prog, description, defaults, world, verbose=is_main)
+    if suite_args.n_train < 1 or suite_args.n_eval < 1:
+        raise SystemExit(f"--n-train, --n-eval: must be >= 1, got {suite_args.n_train} and {suite_args.n_eval}")
+    load_config(cfg.model.path, cfg.model.trust_remote_code)  # not a model folder: one line, before any generation
 
     lang, seed = suite_args.lang, cfg.seed
     splits = (("train", train_path, suite_args.n_train, seed), ("eval", eval_path, suite_args.n_eval, seed + EVAL_SEED_OFFSET))

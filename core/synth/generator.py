@@ -138,7 +138,8 @@ def generate_records(
             out.append(record)
             break
         else:
-            raise RuntimeError(f"sample {i}: rejected {max_attempts} times in a row; see report {report.rejected}")
+            raise UserError(f"sample {i}: rejected {max_attempts} times in a row ({dict(report.rejected)}); the options "
+                            "leave no room for a valid sample")
     return out
 
 

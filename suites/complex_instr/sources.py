@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 
 from core.errors import UserError
+from core.outputs import text_lines
 from suites.complex_instr.text import detect_language
 
 PAIR_FIELDS = {"instruction", "response", "id", "lang", "meta", "form"}
@@ -75,10 +76,9 @@ def _parse_line(path: str, line_no: int, line: str) -> Pair:
 def read_pairs(path: str | os.PathLike) -> list[Pair]:
     path = os.fspath(path)
     pairs = []
-    with open(path, encoding="utf-8") as f:
-        for line_no, line in enumerate(f, start=1):
-            if line.strip():
-                pairs.append(_parse_line(path, line_no, line))
+    for line_no, line in text_lines(path):  # bounded lines; non-UTF-8 bytes name their line
+        if line.strip():
+            pairs.append(_parse_line(path, line_no, line))
     if not pairs:
         raise PairError(path, 0, "", "no pairs in the file")
     return pairs

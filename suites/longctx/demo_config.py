@@ -124,6 +124,23 @@ def parse_args(argv: list[str] | None) -> tuple[DemoConfig, list[tuple[str, str]
         problems.append("--curriculum must be in [0, 1]")
     if demo.stage1_steps < 1 or demo.stage2_steps < 0:
         problems.append("--stage1-steps must be >= 1 and --stage2-steps >= 0")
+    if demo.lang not in ("en", "zh", "mix"):
+        problems.append(f"--lang must be en, zh or mix, got {demo.lang!r}")
+    small = [f"--{k.replace('_', '-')}" for k in ("eval_per_cell", "eval_batch_size", "eval_max_new_tokens",
+                                                  "tokens_per_batch", "stage2_tokens_per_batch", "stage2_len", "sp_size")
+             if getattr(demo, k) < 1]
+    if small:
+        problems.append(f"{', '.join(small)} must be >= 1")
+    if any(n < 1 for n in demo.eval_lengths) or any(not 0 <= d <= 1 for d in demo.eval_depths):
+        problems.append("--eval-lengths must be positive and --eval-depths in [0, 1]")
+    probe = TrainConfig()  # the trainer options given, checked now rather than after data generation
+    probe.data.paths = ["(generated)"]
+    for name, value in overrides:
+        config_lib.set_option(probe, name, value)
+    try:
+        config_lib.validate(probe)
+    except config_lib.ConfigError as e:
+        problems.append(" ".join(str(e).split()))
     if problems:
         parser.error("; ".join(problems))
     return demo, overrides
