@@ -201,3 +201,25 @@ def test_adaptations_are_counted(tiny_tokenizer):
     assert render_samples(HAND_MADE[5], r1)[0].adaptations == {"tool_fallback": 1}
     mistral = template_tokenizer(tiny_tokenizer, "mistralai-Mistral-Nemo-Instruct-2407")
     assert all(s.adaptations == {"call_ids": 1} for s in render_samples(HAND_MADE[3], mistral))
+
+
+def test_a_turn_whose_call_the_template_drops_is_never_trained(tiny_tokenizer):
+    """Safety net below the probe: told (wrongly) that phi-4 renders tools, core still refuses the call turn
+    the template renders empty instead of training just its end-of-turn token."""
+    import dataclasses
+
+    tok = template_tokenizer(tiny_tokenizer, "microsoft-phi-4")
+    lying = dataclasses.replace(probe_template(tok), tools=True, tool_calls=True, tool_results=True)
+    with pytest.raises(RenderError) as err:
+        render_samples(HAND_MADE[3], tok, sample_id="f.jsonl:9", probe=lying)
+    assert err.value.reason == "call_dropped" and str(err.value).startswith("f.jsonl:9: messages[1]: ")
+    assert render_samples(HAND_MADE[3], tok)[0].adaptations == {"tool_fallback": 1}  # the real probe
+
+
+def test_render_record_refuses_several_samples_in_one_line(tiny_tokenizer):
+    from core.data.chat import render_record
+
+    tok = template_tokenizer(tiny_tokenizer, "Qwen-Qwen3-0.6B")
+    with pytest.raises(RenderError, match=r"^q.jsonl:1: .* gives 3 samples .*use render_samples$"):
+        render_record(QWEN3_RECORD, tok, sample_id="q.jsonl:1")
+    assert render_record(QWEN3_RECORD, tok, mask="last").strategy == "per_turn"
