@@ -4,6 +4,7 @@ bad combinations up front."""
 from __future__ import annotations
 
 import argparse
+import os
 from dataclasses import dataclass, field, fields
 
 from core.train import config as config_lib
@@ -133,6 +134,10 @@ def parse_args(argv: list[str] | None) -> tuple[DemoConfig, list[tuple[str, str]
         problems.append(f"{', '.join(small)} must be >= 1")
     if any(n < 1 for n in demo.eval_lengths) or any(not 0 <= d <= 1 for d in demo.eval_depths):
         problems.append("--eval-lengths must be positive and --eval-depths in [0, 1]")
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if demo.sp_size >= 1 and world % demo.sp_size:
+        problems.append(f"--sp-size {demo.sp_size}: the world size ({world} processes) must be a multiple of it; "
+                        "launch with torchrun --nproc-per-node N")
     probe = TrainConfig()  # the trainer options given, checked now rather than after data generation
     probe.data.paths = ["(generated)"]
     for name, value in overrides:
