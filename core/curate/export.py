@@ -175,7 +175,8 @@ def export(paths: list[str], target: str, out: str, name: str | None = None, mas
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(prog="python -m core.curate.export", description=__doc__.split("\n\n")[1])
+    parser = argparse.ArgumentParser(prog="python -m core.curate.export", description="\n\n".join(__doc__.split("\n\n")[1:3]),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # the target list, whole
     parser.add_argument("inputs", nargs="+", help="data files (records, or any format core.data.readers reads)")
     parser.add_argument("--to", required=True, choices=sorted(TARGETS), dest="target")
     parser.add_argument("--out", required=True, help="output folder")
