@@ -278,7 +278,8 @@ def test_cli_errors_are_one_line_and_missing_data_is_caught_before_loading(tmp_p
     clash = subprocess.run([sys.executable, "-m", "core.train", "--data", "x.jsonl", "--lora.enabled=true",
                             "--freeze=mlp"], capture_output=True, text=True, cwd=REPO)
     assert clash.returncode == 1 and "Traceback" not in clash.stderr
-    assert clash.stderr.startswith("python -m core.train: error: invalid configuration:\n  lora.enabled, freeze: ")
+    assert clash.stderr.startswith("python -m core.train: error: invalid configuration: lora.enabled, freeze: ")
+    assert clash.stderr.count("\n") == 1  # one line, however many problems
     missing = subprocess.run([sys.executable, "-m", "core.train", "--data", str(tmp_path / "nope.jsonl"),
                               "--out", str(tmp_path / "run")], capture_output=True, text=True, cwd=REPO)
     assert missing.returncode == 1 and "Traceback" not in missing.stderr
