@@ -271,3 +271,38 @@ def test_bad_input_gives_one_line(tmp_path, capsys, monkeypatch, name, case):
         assert lines[0].count(":") >= 3  # file:line: field or kind: what
     after = snapshot(work)
     assert after == before, sorted(set(after) ^ set(before)) or "a file changed"
+
+
+def _fails(argv):
+    from core.errors import UserError
+
+    raise UserError("the reason", file="data.jsonl", line=3, field="messages[0].role")
+
+
+def test_the_wrapper_one_line_debug_rank_and_bugs(capsys, monkeypatch):
+    monkeypatch.delenv("SFT_DEBUG", raising=False)
+    with pytest.raises(SystemExit) as e:
+        run_cli("prog", _fails, [])
+    assert e.value.code == 1
+    assert capsys.readouterr().err == "prog: error: data.jsonl:3: messages[0].role: the reason\n"
+
+    from core.errors import UserError
+
+    with pytest.raises(UserError):  # --debug: the exception itself, with its traceback
+        run_cli("prog", _fails, ["--debug"])
+    monkeypatch.setenv("SFT_DEBUG", "1")
+    with pytest.raises(UserError):
+        run_cli("prog", _fails, [])
+    monkeypatch.delenv("SFT_DEBUG")
+
+    monkeypatch.setenv("RANK", "1")  # another rank of a multi-process run: same exit, nothing printed
+    with pytest.raises(SystemExit) as e:
+        run_cli("prog", _fails, [])
+    assert e.value.code == 1 and capsys.readouterr().err == ""
+    monkeypatch.delenv("RANK")
+
+    def bug(argv):
+        return {}["missing"]
+
+    with pytest.raises(KeyError):  # an internal bug keeps its traceback
+        run_cli("prog", bug, [])
