@@ -15,7 +15,7 @@ Each run is a fresh process (a process group left by one side would make transfo
 DDP); the modes alternate, repeated, and the median of each is reported, so none gains from running first.
 On CUDA every mode runs bf16, and HF/TRL use flash_attention_2 when flash-attn is installed (sdpa otherwise).
 
-    python bench/bench_trainer.py [--samples 256] [--batch 16] [--max-len 1024] [--repeats 3] [--quick]
+    python bench/bench_trainer.py [--samples 192] [--batch 16] [--max-len 1024] [--repeats 3] [--quick]
 """
 
 from __future__ import annotations
@@ -254,7 +254,7 @@ def trl_rows_per_step(samples, max_len: int, steps: int) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--samples", type=int, default=256)
+    parser.add_argument("--samples", type=int, default=192)
     parser.add_argument("--batch", type=int, default=16, help="samples per optimizer step (hf, ours)")
     parser.add_argument("--max-len", type=int, default=1024)
     parser.add_argument("--repeats", type=int, default=3)
