@@ -271,6 +271,7 @@ class SampleView(Sequence):
         return SampleView(self.set, self.ids[np.asarray(positions, dtype=np.int64)])
 
     def __getitem__(self, i: int) -> RenderedSample:  # type: ignore[override]
+        i = range(len(self))[i]  # negative indices; IndexError past the end
         ids, labels = self.tokens(i)
         task = self.set.task_types[int(self.set.task_ids_of(self.ids[i : i + 1])[0])]
         return RenderedSample(ids.tolist(), labels.tolist(), task, self.sample_id(i))
@@ -280,4 +281,4 @@ def as_view(samples) -> SampleView:
     """A SampleView over anything the planner gets: a view already, or a list of RenderedSample."""
     if isinstance(samples, SampleView):
         return samples
-    return SampleSet([list(samples)]).view()
+    return SampleSet([samples if isinstance(samples, SampleStore) else list(samples)]).view()
