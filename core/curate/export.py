@@ -33,6 +33,7 @@ from core.curate.export_formats import TARGETS, needs_split, split_by_trained_tu
 from core.data.readers import iter_any
 from core.data.records import ReadStats, RecordError, dumps_record
 from core.errors import UserError
+from core.outputs import atomic_write
 
 POLICIES = ("error", "drop", "keep")
 
@@ -161,15 +162,15 @@ def export(paths: list[str], target: str, out: str, name: str | None = None, mas
         reads.append(f"{path}: {stats.summary()}")
     rows, report = convert(records, target, mask, policy)
     os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, f"{name}.jsonl"), "w", encoding="utf-8") as f:
+    with atomic_write(os.path.join(out, f"{name}.jsonl"), keep_partial=False) as f:
         for row in rows:
             f.write(dumps_record(row) + "\n")
     files = snippets(target, out, name, report["row_mask"])
     for filename, text in files.items():
-        with open(os.path.join(out, filename), "w", encoding="utf-8") as f:
+        with atomic_write(os.path.join(out, filename), keep_partial=False) as f:
             f.write(text)
     report.update(read=reads, files=[f"{name}.jsonl", *files])
-    with open(os.path.join(out, "export_report.json"), "w", encoding="utf-8") as f:
+    with atomic_write(os.path.join(out, "export_report.json"), keep_partial=False) as f:
         json.dump(report, f, indent=2, ensure_ascii=False)
     return report
 

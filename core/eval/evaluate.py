@@ -28,6 +28,7 @@ from core.errors import UserError
 from core.eval.report import Thresholds, compare, markdown, plot, summarize, terminal
 from core.eval.scoring import find_scorer, score_records
 from core.model.attention import enable_packed_attention, packing_kwargs
+from core.outputs import atomic_write, write_text
 from core.train.loss import token_losses
 
 
@@ -207,13 +208,12 @@ def run(cfg: EvalConfig) -> dict:
               "passk_threshold": cfg.thresholds.passk}
     text = markdown(rows, header)
     os.makedirs(cfg.out, exist_ok=True)
-    with open(os.path.join(cfg.out, "report.md"), "w", encoding="utf-8") as f:
-        f.write(text)
+    write_text(os.path.join(cfg.out, "report.md"), text)  # aside, then renamed: a kill never leaves half a report
     plot(rows, header, os.path.join(cfg.out, "report.png"))
     result = {"config": {**asdict(cfg)}, "header": header, "comparison": rows,
               "models": {label: {"path": path, "groups": summaries[label], "samples": per_model[label]}
                          for label, path in zip("AB", cfg.models)}}
-    with open(os.path.join(cfg.out, "results.json"), "w", encoding="utf-8") as f:
+    with atomic_write(os.path.join(cfg.out, "results.json"), keep_partial=False) as f:
         json.dump(result, f, ensure_ascii=False, indent=1)
     print(terminal(rows, header))
     print(f"[evaluate] wrote {cfg.out}/report.md, report.png, results.json", file=sys.stderr)
