@@ -131,6 +131,11 @@ OUT_FLAGS = ("--out", "--report")
 _session: dict = {"prog": None, "overwrite": False, "inputs": []}
 
 
+def session_out(flag: str = "--out") -> str | None:
+    """The command line's value of `flag` (an output), or None."""
+    return _session.get("outs", {}).get(flag)
+
+
 def session_prog() -> str | None:
     """The command running under run_cli, or None (a programmatic call)."""
     return _session["prog"]
@@ -201,7 +206,7 @@ def cli_session(prog: str, argv: list[str], overwrite: bool) -> Iterator[None]:
     inputs = [a.split("=", 1)[-1] if a.startswith("-") else a for i, a in enumerate(argv)
               if i not in out_positions and (not a.startswith("-") or "=" in a)]
     inputs = [a for a in inputs if a and os.path.exists(a)]
-    _session.update(prog=prog, overwrite=overwrite, inputs=inputs)
+    _session.update(prog=prog, overwrite=overwrite, inputs=inputs, outs={flag: value for _, flag, value in outs})
     try:
         resumable = "--resume" in argv
         for _, flag, value in outs:

@@ -190,3 +190,44 @@ def test_run_folder_is_not_reused_or_resumed_by_another_run(tmp_path, capsys):
     assert sorted(os.listdir(os.path.join(run, "checkpoints"))) == ["latest", "step-1"]  # no step-2 of the old run
     metrics = open(os.path.join(run, "metrics.jsonl")).read().splitlines()
     assert [json.loads(m)["step"] for m in metrics if "loss" in json.loads(m)] == [1]
+
+
+SLOW_BUILDER = """
+import sys, time, runpy
+import core.synth.generator as generator
+original, built = generator.validate_record, [0]
+def slow(record):
+    built[0] += 1
+    if built[0] == 5:
+        open("five_built", "w").close()
+    time.sleep(0.02)
+    return original(record)
+generator.validate_record = slow
+sys.argv = [sys.argv[1]] + sys.argv[2:]
+runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
+"""
+
+
+def test_ctrl_c_while_generating_keeps_the_finished_samples(tmp_path):
+    out = str(tmp_path / "out.jsonl")
+    with open(out, "w") as f:
+        f.write(PREVIOUS)
+    env = {**os.environ, "PYTHONPATH": REPO, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_BUILDER, "suites.agent.generate", "--n", "400", "--out", out,
+                             "--overwrite"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        deadline = time.time() + 120
+        while not (tmp_path / "five_built").exists():
+            assert proc.poll() is None and time.time() < deadline, proc.communicate()
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    (line,) = [x for x in err.splitlines() if x.strip()]
+    assert line.startswith("python -m suites.agent.generate: error: ") and "samples; the finished ones are in" in line
+    assert open(out).read() == PREVIOUS
+    kept = [json.loads(x) for x in open(out + ".partial")]
+    assert len(kept) >= 4 and all(r["task_type"].startswith("agent/") for r in kept)  # the 5th was in flight

@@ -11,6 +11,7 @@ import argparse
 import hashlib
 import json
 import math
+import os
 import random
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from tqdm import tqdm
 
 from core.data.records import validate_record
-from core.errors import UserError
+from core.errors import Interrupted, UserError, session_out, session_prog
 
 
 def sample_rng(seed: int, index: int, salt: str = "") -> random.Random:
@@ -126,6 +127,29 @@ def generate_records(
     report = report if report is not None else GenerationReport()
     out = []
     indices = list(indices)
+    try:
+        _build_all(build, indices, seed, report, max_attempts, desc, out)
+    except KeyboardInterrupt:
+        keep_finished(out, len(indices))
+        raise
+    return out
+
+
+def keep_finished(records: list[dict], asked: int) -> None:
+    """On Ctrl-C in a command that writes --out FILE.jsonl: the samples finished so far go to FILE.jsonl.partial
+    (as generated, before any later conversion), the previous file is untouched, and one line says so."""
+    target = session_out()
+    if not records or not target or not target.endswith(".jsonl") or (session_prog() or "").endswith(".train"):
+        return
+    from core.data.records import write_records
+
+    partial = target + ".partial"
+    write_records(partial, records)
+    raise Interrupted(f"interrupted after {len(records)} of {asked} samples; the finished ones are in {partial}"
+                      f"{' (the previous file is untouched)' if os.path.exists(target) else ''}", file=target) from None
+
+
+def _build_all(build, indices, seed, report, max_attempts, desc, out) -> None:
     for i in tqdm(indices, desc=desc, disable=len(indices) < 2000, leave=False):
         for attempt in range(max_attempts):
             try:
@@ -140,7 +164,6 @@ def generate_records(
         else:
             raise UserError(f"sample {i}: rejected {max_attempts} times in a row ({dict(report.rejected)}); the options "
                             "leave no room for a valid sample")
-    return out
 
 
 def add_generation_args(parser: argparse.ArgumentParser, default_n: int = 1000) -> None:
