@@ -21,13 +21,14 @@ from dataclasses import dataclass
 
 from core.data.template_probe import TemplateProbe
 from core.data.tool_fallback import to_fallback
+from core.errors import UserError
 
 STRATEGIES = ("auto", "markers", "prefix", "per_turn")
 _ALNUM9 = re.compile(r"^[A-Za-z0-9]{9}$")
 _ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
-class RenderError(ValueError):
+class RenderError(UserError):
     """A record the chat template cannot render into a trainable sample; the message names the sample.
     `reason` is a short stable key for counting failures by kind."""
 

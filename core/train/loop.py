@@ -25,6 +25,7 @@ from core.data.packing import PackReport
 from core.data.sources import BatchPlan, load_source, mix_indices, split_eval_indices
 from core.data.store import SampleSet, SampleView
 from core.data.template_probe import probe_template
+from core.errors import UserError
 from core.model import sequence_parallel
 from core.model.attention import enable_packed_attention
 from core.model.loading import add_special_tokens, load_model, load_tokenizer, set_rope_base
@@ -37,7 +38,7 @@ from core.train.loss import channel_sums, weighted_loss
 from core.train.metrics import MetricsLogger, channel_losses, final_losses
 
 
-class TrainingError(RuntimeError):
+class TrainingError(UserError, RuntimeError):  # a NaN loss: data or settings, one line
     pass
 
 
