@@ -232,7 +232,8 @@ class SampleSet:
         return store.sample_id(i) if isinstance(store, SampleStore) else store[i].sample_id
 
     def view(self, ids=None) -> SampleView:
-        return SampleView(self, np.arange(len(self), dtype=np.int64) if ids is None else np.asarray(ids, dtype=np.int64))
+        dtype = np.int32 if len(self) < 2**31 else np.int64  # 4 bytes a sample where they suffice
+        return SampleView(self, np.arange(len(self), dtype=dtype) if ids is None else np.asarray(ids).astype(dtype))
 
 
 class SampleView(Sequence):
