@@ -62,5 +62,9 @@ if [ -n "$DRY_RUN" ] || [ ! -f "$stamp" ]; then
   # test-only references whose declared requirements are every model vendor's SDK: their checkers need none
   # (tests/agent/bfcl_reference.py, tests/complex_instr/ifeval_reference.py)
   run python -m pip install -q --no-deps "bfcl-eval==2026.3.23" "lm-eval==0.4.13"
+  # the real Llama 3 / Mistral vocabularies ship as their package data (tests/core/data/template_fixtures.py);
+  # mistral-common pins numpy<2.4, and llama-models' own requirements are its inference stack
+  run python -m pip install -q --no-deps "llama-models==0.3.0" "mistral-common==1.13.1" \
+    "pydantic-extra-types==2.11.1" "pycountry==26.2.16"
   run touch "$stamp"
 fi

@@ -78,3 +78,90 @@ def qwen_vocab_tokenizer(name: str):
     tok.chat_template = text
     tok.eos_token, tok.pad_token = "<|im_end|>", "<|endoftext|>"
     return tok
+
+
+def _package_file(package: str, *parts: str) -> str:
+    """A data file shipped inside an installed package, found without importing the package (llama-models
+    imports packages this project does not install); pytest.skip when the package is absent."""
+    import importlib.util
+
+    import pytest
+
+    spec = importlib.util.find_spec(package)
+    if spec is None:
+        pytest.skip(f"{package} is not installed (scripts/setup.sh installs it with --no-deps)")
+    return os.path.join(spec.submodule_search_locations[0], *parts)
+
+
+def _with_template(base, name: str, specials=()):
+    tok = copy.deepcopy(base)
+    text = template_text(name)
+    known = set(tok.get_vocab())
+    extra = [t for t in sorted(set(_SPECIAL.findall(text)) | set(specials)) if t not in known]
+    tok.add_special_tokens({"additional_special_tokens": [*specials, *extra]}, replace_extra_special_tokens=False)
+    tok.chat_template = text
+    tok.bos_token, tok.eos_token = SPECIALS[name]
+    return tok
+
+
+_VOCABS = {}
+# Llama 3's pre-tokenizer pattern and its 256 special tokens (ids 128000-128255), as llama_models/llama3/tokenizer.py
+# defines them.
+_LLAMA3_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+                   r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+_LLAMA3_SPECIALS = ["<|begin_of_text|>", "<|end_of_text|>", "<|reserved_special_token_0|>",
+                    "<|reserved_special_token_1|>", "<|finetune_right_pad_id|>", "<|step_id|>", "<|start_header_id|>",
+                    "<|end_header_id|>", "<|eom_id|>", "<|eot_id|>", "<|python_tag|>", "<|image|>"]
+_LLAMA3_SPECIALS += [f"<|reserved_special_token_{2 + i}|>" for i in range(256 - len(_LLAMA3_SPECIALS))]
+
+
+def llama3_vocab_tokenizer(name: str):
+    """Llama 3's real 128K vocabulary (PyPI llama-models' tiktoken ranks, llama_models/llama3/tokenizer.model,
+    converted to a fast tokenizer) with its 256 special tokens in their ids and the template `name`."""
+    if "llama3" not in _VOCABS:
+        from transformers import PreTrainedTokenizerFast
+        from transformers.convert_slow_tokenizer import TikTokenConverter
+
+        ranks = _package_file("llama_models", "llama3", "tokenizer.model")
+        base = PreTrainedTokenizerFast(
+            tokenizer_object=TikTokenConverter(vocab_file=ranks, pattern=_LLAMA3_PATTERN).converted())
+        base.add_special_tokens({"additional_special_tokens": _LLAMA3_SPECIALS})
+        assert base.convert_tokens_to_ids("<|eot_id|>") == 128009  # the real id
+        _VOCABS["llama3"] = base
+    return _with_template(_VOCABS["llama3"], name)
+
+
+# template -> the vocabulary file PyPI mistral-common ships for it (mistral_common/data/).
+MISTRAL_VOCABS = {
+    "mistralai-Mistral-7B-Instruct-v0.3": "mistral_instruct_tokenizer_240323.model.v3",  # its SentencePiece v3
+    "mistralai-Mistral-Nemo-Instruct-2407": "tekken_240718.json",  # Nemo's tekken
+    # mistral-common does not ship Small 3.2's own tekken (2503); Pixtral's 240911 tekken is the nearest real one.
+    "Mistral-Small-3.2-24B-Instruct-2506": "tekken_240911.json",
+}
+
+
+def mistral_vocab_tokenizer(name: str):
+    """A real Mistral vocabulary (mistral-common's package data: tekken through transformers' own converter,
+    SentencePiece through its protobuf model) with the template `name`."""
+    file = MISTRAL_VOCABS[name]
+    if file not in _VOCABS:
+        path = _package_file("mistral_common", "data", file)
+        if file.endswith(".json"):
+            from transformers.integrations.mistral import convert_tekken_tokenizer
+
+            base = convert_tekken_tokenizer(path, chat_template="")
+        else:
+            from transformers import PreTrainedTokenizerFast
+            from transformers.convert_slow_tokenizer import SpmConverter, import_protobuf
+
+            proto = import_protobuf().ModelProto()
+            with open(path, "rb") as f:
+                proto.ParseFromString(f.read())
+            vocab = {piece.piece: i for i, piece in enumerate(proto.pieces)}
+            base = PreTrainedTokenizerFast(tokenizer_object=SpmConverter.build_tokenizer_from_spm_proto(proto, vocab))
+            # the control pieces ([INST], [TOOL_CALLS], ...) keep their ids and are never split
+            controls = [p.piece for p in proto.pieces if p.type == 3]
+            base.add_special_tokens({"additional_special_tokens": controls})
+        assert base.convert_tokens_to_ids("[INST]") == 3  # the real id in every Mistral vocabulary
+        _VOCABS[file] = base
+    return _with_template(_VOCABS[file], name)
