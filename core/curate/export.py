@@ -30,7 +30,7 @@ from collections import Counter
 import yaml
 
 from core.curate.export_formats import TARGETS, needs_split, split_by_trained_turn, train_flags
-from core.data.readers import iter_any
+from core.data.readers import add_format_arguments, iter_any
 from core.data.records import ReadStats, RecordError, dumps_record
 from core.errors import UserError
 from core.outputs import atomic_write
@@ -146,7 +146,7 @@ def snippets(target: str, out: str, name: str, mask: str) -> dict[str, str]:
 
 
 def export(paths: list[str], target: str, out: str, name: str | None = None, mask: str = "all",
-           policy: str = "error", lenient: bool = False) -> dict:
+           policy: str = "error", lenient: bool = False, fmt: str = "auto", task_type: str = "") -> dict:
     if target not in TARGETS:
         raise ExportError(f"--to: {target!r} is not one of {sorted(TARGETS)}")
     if mask not in ("all", "last") or policy not in POLICIES:
@@ -158,7 +158,8 @@ def export(paths: list[str], target: str, out: str, name: str | None = None, mas
     records, reads = [], []
     for path in paths:
         stats = ReadStats()
-        records += [(f"{path}:{line}", r) for line, r in iter_any(path, lenient=lenient, stats=stats, with_lines=True)]
+        rows = iter_any(path, fmt=fmt, task_type=task_type, lenient=lenient, stats=stats, with_lines=True)
+        records += [(f"{path}:{line}", r) for line, r in rows]
         reads.append(f"{path}: {stats.summary()}")
     rows, report = convert(records, target, mask, policy)
     os.makedirs(out, exist_ok=True)
@@ -185,9 +186,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--mask", default="all", choices=["all", "last"], help="which assistant turns are trained")
     parser.add_argument("--on-inexpressible", default="error", choices=POLICIES, dest="policy")
     parser.add_argument("--lenient", action="store_true", help="skip invalid input lines (counted)")
+    add_format_arguments(parser)
     args = parser.parse_args(argv)
     try:
-        report = export(args.inputs, args.target, args.out, args.name, args.mask, args.policy, args.lenient)
+        report = export(args.inputs, args.target, args.out, args.name, args.mask, args.policy, args.lenient,
+                        args.format, args.task_type)
     except (ExportError, RecordError) as e:
         sys.exit(f"error: {e}")
     for line in report["read"]:

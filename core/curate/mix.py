@@ -1,4 +1,5 @@
 """python -m core.curate.mix RECIPE.yaml --out OUT.jsonl [--tokenizer tiny|PATH] [--report MIX.md] [--seed S]
+[--format F] [--task-type T]
 
 Mixes record files (suite outputs, your general SFT data) by a recipe and prints the composition: samples
 and trained tokens per task_type. Seeded: the same recipe and seed give the same bytes.
@@ -13,8 +14,9 @@ and trained tokens per task_type. Seeded: the same recipe and seed give the same
         share: 0.7          # of the mix; either every source has a share, or none has
         task_types:         # within this source: {share: x} (exact task_type) or {upsample: f}
           rag/conflicting: {share: 0.4}
-      - path: general.jsonl
+      - path: general.json  # any format core.data.readers reads (detected, or format: alpaca|sharegpt|...)
         share: 0.3
+        task_type: general/chat  # for rows without one (else --task-type, else general/chat)
 
 Without shares each source takes `upsample` (default 1.0) copies of itself: whole copies first, then a
 seeded subset for the fraction. Shares are allocated by largest remainder, so counts hit the requested
@@ -34,12 +36,13 @@ from dataclasses import dataclass, field
 import yaml
 
 from core.curate.mix_report import composition, format_composition, write_composition
-from core.data.records import ReadStats, RecordError, first_level, read_records, write_records
+from core.data.readers import FORMATS, add_format_arguments, iter_any
+from core.data.records import ReadStats, RecordError, first_level, write_records
 from core.data.sources import resample
 from core.errors import UserError
 
 RECIPE_KEYS = {"seed", "total", "shuffle", "task_types", "sources", "tag_source", "lenient", "mask", "tokenizer"}
-SOURCE_KEYS = {"path", "name", "share", "upsample", "task_types"}
+SOURCE_KEYS = {"path", "name", "share", "upsample", "task_types", "format", "task_type"}
 
 
 class RecipeError(UserError):
@@ -59,6 +62,8 @@ class SourceSpec:
     share: float | None = None
     upsample: float = 1.0
     task_types: dict[str, TaskRule] = field(default_factory=dict)
+    format: str = ""  # row format (core.data.readers); empty: the command's --format (default auto)
+    task_type: str = ""  # for rows without one; empty: the command's --task-type (default general/chat)
 
 
 @dataclass
@@ -128,13 +133,16 @@ def load_recipe(path: str) -> Recipe:
             if "share" in raw and "upsample" in raw:
                 raise RecipeError(f"{where}: give share or upsample, not both")
             src_path = os.path.join(base, str(raw["path"]))
-            if not os.path.isfile(src_path):
+            if not os.path.exists(src_path):
                 raise RecipeError(f"{where}.path: {src_path} does not exist")
             rules = {k: _rule(v, f"{where}.task_types.{k}") for k, v in (raw.get("task_types") or {}).items()}
+            if raw.get("format", "auto") not in FORMATS:
+                raise RecipeError(f"{where}.format: {raw['format']!r} is not one of {', '.join(FORMATS)}")
             sources.append(SourceSpec(
                 path=src_path, name=str(raw.get("name") or os.path.splitext(os.path.basename(src_path))[0]),
                 share=_number(raw["share"], f"{where}.share", 0.0, strict=True) if "share" in raw else None,
-                upsample=_number(raw.get("upsample", 1.0), f"{where}.upsample", 0.0), task_types=rules))
+                upsample=_number(raw.get("upsample", 1.0), f"{where}.upsample", 0.0), task_types=rules,
+                format=str(raw.get("format") or ""), task_type=str(raw.get("task_type") or "")))
         with_share = [s.share is not None for s in sources]
         if any(with_share) and not all(with_share):
             i = with_share.index(False)
@@ -225,13 +233,14 @@ def plan_counts(recipe: Recipe, sizes: list[Counter]) -> list[dict[str, int]]:
     return plans
 
 
-def build_mix(recipe: Recipe) -> tuple[list[dict], list[tuple[str, dict, int]], list[str]]:
+def build_mix(recipe: Recipe, fmt: str = "auto", task_type: str = "") -> tuple[list[dict], list[tuple[str, dict, int]], list[str]]:
     """The mixed records, plus (source name, record, copies) for every distinct source record used, and
-    what reading each source skipped."""
+    what reading each source skipped. fmt / task_type apply to sources whose recipe entry sets neither."""
     loaded, summaries = [], []
     for spec in recipe.sources:
         stats = ReadStats()
-        loaded.append(read_records(spec.path, lenient=recipe.lenient, stats=stats))
+        loaded.append(list(iter_any(spec.path, fmt=spec.format or fmt, task_type=spec.task_type or task_type,
+                                    lenient=recipe.lenient, stats=stats)))
         summaries.append(f"{spec.path}: {stats.summary()}")
         if not loaded[-1]:
             raise RecipeError(f"{recipe.path}: {spec.path}: no valid record to mix")
@@ -263,12 +272,13 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--no-tokens", action="store_true", help="skip the trained-token counts")
     parser.add_argument("--report", help="also write the composition as markdown here")
     parser.add_argument("--seed", type=int, help="override the recipe's seed")
+    add_format_arguments(parser)  # for sources whose recipe entry has no format / task_type of its own
     args = parser.parse_args(argv)
     try:
         recipe = load_recipe(args.recipe)
         if args.seed is not None:
             recipe.seed = args.seed
-        mixed, used, summaries = build_mix(recipe)
+        mixed, used, summaries = build_mix(recipe, args.format, args.task_type)
     except (RecipeError, RecordError) as e:
         sys.exit(f"error: {e}")
     for line in summaries:

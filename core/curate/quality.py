@@ -40,7 +40,7 @@ from core.curate.gates import (
     UniqueTokensGate,
 )
 from core.curate.quality_report import QualityResult, format_summary, write_report
-from core.data.readers import iter_any
+from core.data.readers import add_format_arguments, iter_any
 from core.data.records import ReadStats, RecordError, write_records
 from core.train.config import ConfigError, apply_tree, set_option
 
@@ -142,11 +142,11 @@ def output_records(result: QualityResult) -> list[dict]:
     return [r for item in result.kept for r in [item.record, *copies.get(item.index, [])]]
 
 
-def read_items(paths: list[str], lenient: bool) -> tuple[list[Item], list[str]]:
+def read_items(paths: list[str], lenient: bool, fmt: str = "auto", task_type: str = "") -> tuple[list[Item], list[str]]:
     items, summaries = [], []
     for path in paths:
         stats = ReadStats()
-        for line, record in iter_any(path, lenient=lenient, stats=stats, with_lines=True):
+        for line, record in iter_any(path, fmt=fmt, task_type=task_type, lenient=lenient, stats=stats, with_lines=True):
             items.append(Item(len(items), record, f"{path}:{line}"))
         summaries.append(f"{path}: {stats.summary()}")
     return items, summaries
@@ -166,7 +166,8 @@ def _options(obj, prefix: str = ""):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m core.curate.quality", description=__doc__.split("\n\n")[1])
-    parser.add_argument("inputs", nargs="+", help="record JSONL files")
+    parser.add_argument("inputs", nargs="+", help="data files (records, or any format core.data.readers reads)")
+    add_format_arguments(parser)
     parser.add_argument("--out", required=True, help="kept records (and robustness copies) as JSONL")
     parser.add_argument("--report", required=True, help="markdown report; a PNG is written beside it")
     parser.add_argument("--config", help="YAML file with gate options (CLI options override it)")
@@ -213,7 +214,7 @@ def main(argv: list[str] | None = None) -> QualityResult:
     except ConfigError as e:
         sys.exit(f"error: {e}")
     try:
-        items, summaries = read_items(args.inputs, cfg.lenient)
+        items, summaries = read_items(args.inputs, cfg.lenient, args.format, args.task_type)
     except (RecordError, OSError) as e:
         sys.exit(f"error: {e}")
     for line in summaries:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from core.data.readers import DEFAULT_TASK_TYPE, FORMATS, iter_any
+from core.data.readers import add_format_arguments, iter_any
 from core.data.records import ReadStats, RecordError, write_records
 
 
@@ -38,8 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--to", choices=["records"], default="records",
                         help="output format (other trainers' formats: python -m core.curate.export)")
     parser.add_argument("--out", required=True, help="the record JSONL file to write")
-    parser.add_argument("--format", choices=FORMATS, default="auto", help="row format of the inputs (default: detected)")
-    parser.add_argument("--task-type", default="", help=f"task_type for rows without one (default: {DEFAULT_TASK_TYPE})")
+    add_format_arguments(parser)
     parser.add_argument("--lenient", action="store_true", help="skip invalid rows (counted) instead of failing")
     parser.add_argument("--extra-roles", default="", metavar="ROLE[,ROLE...]", help="custom roles besides the standard four")
     args = parser.parse_args(argv)

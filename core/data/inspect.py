@@ -19,7 +19,7 @@ from core.data.chat import (
     RenderError,
     render_samples,
 )
-from core.data.readers import iter_any
+from core.data.readers import add_format_arguments, iter_any
 from core.data.records import ReadStats, RecordError
 from core.data.template_probe import probe_template
 from core.model.loading import TINY, load_tokenizer
@@ -74,7 +74,8 @@ def failure_report(failures: list[RenderError]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.data.inspect", description=__doc__.split("\n\n")[1])
-    parser.add_argument("data", help="record JSONL file")
+    parser.add_argument("data", help="data file or HF dataset folder (records, or any format core.data.readers reads)")
+    add_format_arguments(parser)
     parser.add_argument("--tokenizer", default=TINY, help="tokenizer path (default: the embedded tiny one)")
     parser.add_argument("--mask", choices=MASK_MODES, default="all")
     parser.add_argument("--show", type=int, default=1, help="how many samples to print with trained spans marked")
@@ -103,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     samples: list[RenderedSample] = []
     failures: list[RenderError] = []
     counts: Counter = Counter()
-    records = iter_any(args.data, lenient=args.lenient, extra_roles=extra_roles, stats=stats, with_lines=True)
+    records = iter_any(args.data, fmt=args.format, task_type=args.task_type, lenient=args.lenient,
+                       extra_roles=extra_roles, stats=stats, with_lines=True)
     try:
         for line, record in records:
             try:

@@ -301,6 +301,17 @@ def from_records(row: dict, task_type: str, mapped, explicit_task_type: bool) ->
 
 # --- the reader ----------------------------------------------------------------------------------------------
 
+def add_format_arguments(parser) -> None:
+    """--format and --task-type for a command that reads data through iter_any; the same meaning as the
+    trainer's --data.format / --data.task_type (which are accepted as aliases). iter_any(fmt=args.format,
+    task_type=args.task_type)."""
+    parser.add_argument("--format", "--data.format", dest="format", choices=FORMATS, default="auto", metavar="FORMAT",
+                        help=f"row format of the inputs: {' | '.join(FORMATS)} (default auto: detected per file "
+                        "from its first row)")
+    parser.add_argument("--task-type", "--data.task_type", dest="task_type", default="", metavar="TASK_TYPE",
+                        help=f"task_type for rows without one (default: {DEFAULT_TASK_TYPE})")
+
+
 def iter_any(
     path: str | os.PathLike,
     fmt: str = "auto",
@@ -319,6 +330,8 @@ def iter_any(
     stats = stats if stats is not None else ReadStats()
     extra_roles, default_type = tuple(extra_roles), task_type or DEFAULT_TASK_TYPE
     chosen = None if fmt == "auto" else fmt
+    if chosen:
+        stats.format = chosen
     for line, row in read_rows(path):
         try:
             if isinstance(row, SchemaError):
