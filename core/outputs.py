@@ -11,6 +11,7 @@ number: non-UTF-8 bytes and over-long lines are errors naming file and line, a b
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -18,7 +19,7 @@ from collections.abc import Callable, Iterator
 from core.errors import Interrupted, UserError, check_output, check_writable, overwrite_allowed, refuse_input
 
 __all__ = ["atomic_write", "check_output", "check_writable", "overwrite_allowed", "replace_dir", "text_lines",
-           "read_text", "write_text", "LineError"]
+           "read_text", "write_text", "write_json", "save_figure", "LineError"]
 
 MAX_LINE_MB_ENV = "SFT_MAX_LINE_MB"
 DEFAULT_MAX_LINE_MB = 16.0
@@ -75,6 +76,29 @@ def _remove(path: str) -> None:
 def write_text(path: str, text: str) -> None:
     with atomic_write(path, keep_partial=False) as f:
         f.write(text)
+
+
+def write_json(path: str, obj, **dump_kwargs) -> None:
+    """`json.dump(obj, f, **dump_kwargs)` into `path`, aside then renamed: a kill leaves the old file or the new."""
+    with atomic_write(path, keep_partial=False) as f:
+        json.dump(obj, f, **dump_kwargs)
+
+
+def save_figure(fig, path: str, **savefig_kwargs) -> None:
+    """`fig.savefig(path)` aside then renamed. The aside name keeps the extension, so matplotlib picks the same
+    format (PNG for .png) it would for `path`."""
+    path = os.fspath(path)
+    refuse_input(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    stem, ext = os.path.splitext(os.path.basename(path))
+    tmp = os.path.join(folder, f".{stem}.tmp-{os.getpid()}{ext}")
+    try:
+        fig.savefig(tmp, **savefig_kwargs)
+        os.replace(tmp, path)
+    except BaseException:
+        _remove(tmp)
+        raise
 
 
 @contextlib.contextmanager

@@ -8,6 +8,7 @@ from collections import Counter
 from tqdm import tqdm
 
 from core.data.chat import RenderError, render_samples
+from core.outputs import write_text
 
 
 def composition(used: list[tuple[str, dict, int]], tokenizer: str | None, mask: str = "all") -> dict:
@@ -75,5 +76,4 @@ def write_composition(table: dict, path: str, recipe, out: str) -> None:
     if table["render_errors"]:
         lines += ["", "Not renderable (no trained tokens counted): "
                   + ", ".join(f"{k} {v}" for k, v in table["render_errors"].items())]
-    with open(path, "w", encoding="utf-8") as f:
-        f.write("\n".join(lines) + "\n")
+    write_text(path, "\n".join(lines) + "\n")

@@ -7,6 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from core.curate.gates import Item, Removal
+from core.outputs import save_figure, write_text
 
 
 @dataclass
@@ -107,8 +108,7 @@ def write_report(result: QualityResult, path: str, examples: int, inputs: list[s
     png = os.path.splitext(path)[0] + ".png"
     if _plot(result, png):
         lines += [f"![removals per task_type]({os.path.basename(png)})", ""]
-    with open(path, "w", encoding="utf-8") as f:
-        f.write("\n".join(lines).rstrip() + "\n")
+    write_text(path, "\n".join(lines).rstrip() + "\n")
 
 
 def _last_prompt(record: dict) -> str:
@@ -139,6 +139,6 @@ def _plot(result: QualityResult, path: str) -> bool:
     ax.legend(fontsize=8)
     plt.setp(ax.get_xticklabels(), rotation=30, ha="right", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
     return True

@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from core.data.records import read_records, write_records
 from core.eval.scoring import Scorer, aggregate, format_table, score_records
+from core.outputs import save_figure, write_json
 from core.train import config as config_lib
 
 EVAL_SEED_OFFSET = 1_000_003  # the eval set is drawn with its own seed, so it shares no sample with training
@@ -35,9 +36,7 @@ def write_records_once(path: str, params: dict, make: Callable[[], list[dict]]) 
     tmp = f"{path}.tmp{os.getpid()}"
     write_records(tmp, make())
     os.replace(tmp, path)
-    with open(f"{stamp}.tmp{os.getpid()}", "w", encoding="utf-8") as f:
-        json.dump(params, f)
-    os.replace(f"{stamp}.tmp{os.getpid()}", stamp)
+    write_json(stamp, params)
     return True
 
 
@@ -60,6 +59,12 @@ def print_suite_help(prog: str, description: str, defaults: config_lib.TrainConf
     config_lib.build_parser(prog, description, copy.deepcopy(defaults), parents=parents, usage=usage).print_help()
 
 
+def write_eval(out: str, before: dict | None, after: dict, eval_path: str) -> None:
+    """OUT/eval.json and OUT/eval.png, each written aside and renamed: a kill keeps the previous pair's files."""
+    write_json(os.path.join(out, "eval.json"), {"before": before, "after": after, "eval_data": eval_path}, indent=1)
+    plot_before_after(before, after, os.path.join(out, "eval.png"))
+
+
 def plot_before_after(before: dict | None, after: dict, path: str, metric: str = "correct") -> None:
     import matplotlib
 
@@ -79,7 +84,7 @@ def plot_before_after(before: dict | None, after: dict, path: str, metric: str =
     ax.set_title(f"{metric} by task_type, before and after training")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -172,8 +177,6 @@ def run_suite(argv: list[str] | None, prog: str, description: str, generate: Cal
     columns = {"before": before, "after": after} if before is not None else {"after": after}
     print(f"\n[eval] {len(eval_records)} held-out samples, {prog}")
     print(format_table(after, columns=columns))
-    with open(os.path.join(cfg.out, "eval.json"), "w", encoding="utf-8") as f:
-        json.dump({"before": before, "after": after, "eval_data": eval_path}, f, indent=1)
-    plot_before_after(before, after, os.path.join(cfg.out, "eval.png"))
+    write_eval(cfg.out, before, after, eval_path)
     print(f"[eval] wrote {os.path.join(cfg.out, 'eval.json')} and eval.png")
     return {"before": before, "after": after, "fit": result}

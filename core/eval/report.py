@@ -14,6 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from core.data.records import first_level
+from core.outputs import save_figure
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -192,5 +193,5 @@ def plot(rows: list[dict], header: dict, path: str) -> None:
                                 color={"noise": "gray", "better": "green", "worse": "red"}[r["verdict"]])
     axes[0, 0].legend(fontsize=8, loc="best")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)

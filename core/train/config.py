@@ -20,6 +20,7 @@ import yaml
 
 from core.data.config import DataConfig
 from core.errors import ConfigError
+from core.outputs import atomic_write
 
 __all__ = ["ConfigError", "DataConfig"]  # re-exported: TrainConfig's sections and the CLI error
 
@@ -259,7 +260,7 @@ def to_dict(cfg: TrainConfig) -> dict:
 
 
 def save(cfg: TrainConfig, path: str) -> None:
-    with open(path, "w", encoding="utf-8") as f:
+    with atomic_write(path, keep_partial=False) as f:
         yaml.safe_dump(to_dict(cfg), f, sort_keys=False, allow_unicode=True)
 
 

@@ -10,6 +10,7 @@ from collections import defaultdict
 import torch
 
 from core.data.records import first_level
+from core.outputs import atomic_write, save_figure
 
 
 def channel_losses(sums: torch.Tensor, counts: torch.Tensor, channels: list[str], prefix: str = "loss") -> dict:
@@ -39,7 +40,7 @@ class MetricsLogger:
         if resume_step and os.path.exists(self.path):
             with open(self.path, encoding="utf-8") as f:
                 self.history = [row for line in f if line.strip() and (row := json.loads(line))["step"] <= resume_step]
-        with open(self.path, "w", encoding="utf-8") as f:
+        with atomic_write(self.path, keep_partial=False) as f:  # resumed: the rows up to the checkpoint
             f.writelines(json.dumps(row) + "\n" for row in self.history)
         from torch.utils.tensorboard import SummaryWriter
 
@@ -86,7 +87,7 @@ def plot_channel_losses(history: list[dict], path: str) -> None:
         if keys or points:
             ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 

@@ -20,6 +20,7 @@ import json
 import os
 
 from core.errors import UserError
+from core.outputs import write_json
 from suites.agent import bfcl
 from suites.agent.checker import check_calls
 
@@ -122,8 +123,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"{'all questions':<{width}}{summary['overall']['n']:>6}{summary['overall']['accuracy']:>10.3f}")
     if args.out:
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        with open(args.out, "w", encoding="utf-8") as f:
-            json.dump({**summary, "bfcl": args.bfcl, "model": None if args.responses else args.model,
-                       "samples": samples}, f, ensure_ascii=False, indent=1)
+        write_json(args.out, {**summary, "bfcl": args.bfcl, "model": None if args.responses else args.model,
+                              "samples": samples}, ensure_ascii=False, indent=1)
         print(f"[bfcl] wrote {args.out}")
     return summary

@@ -12,11 +12,11 @@ tool); a reply that does not state the results is rejected and counted, never re
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
 from core.data.records import write_records
+from core.outputs import write_json
 from core.synth.generator import (
     GenerationReport,
     add_generation_args,
@@ -140,8 +140,7 @@ def main(argv: list[str] | None = None) -> GenerationReport:
     print(f"[agent] wrote {len(records)} records ({used} format) to {args.out}", file=sys.stderr)
     if args.report:
         os.makedirs(os.path.dirname(os.path.abspath(args.report)) or ".", exist_ok=True)
-        with open(args.report, "w", encoding="utf-8") as f:
-            json.dump(report.as_dict(), f, ensure_ascii=False, indent=1, sort_keys=True)
+        write_json(args.report, report.as_dict(), ensure_ascii=False, indent=1, sort_keys=True)
     return report
 
 

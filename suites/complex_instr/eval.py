@@ -17,6 +17,7 @@ import json
 import os
 import sys
 
+from core.outputs import write_json
 from suites.complex_instr import constraints as lib
 from suites.complex_instr.tally import TypeTally, plot_types  # noqa: F401 (re-exported)
 
@@ -103,8 +104,7 @@ def main(argv: list[str] | None = None) -> dict:
         with open(known.out, encoding="utf-8") as f:
             results = json.load(f)
         results.update(summary)
-        with open(known.out, "w", encoding="utf-8") as f:
-            json.dump(results, f, ensure_ascii=False, indent=1)
+        write_json(known.out, results, ensure_ascii=False, indent=1)
         png = os.path.splitext(known.out)[0] + "_by_type.png"
         plot_types(summary, png)
         print(f"[eval] per-type accuracy added to {known.out}; chart {png}")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import random
 import sys
@@ -23,6 +22,7 @@ from dataclasses import dataclass, field
 from tqdm import tqdm
 
 from core.data.records import validate_record, write_records
+from core.outputs import save_figure, write_json
 from core.synth.generator import GenerationReport, Rejected, add_generation_args, sample_rng, shard_range
 from suites.complex_instr.compose import render_prompt, sample_constraints
 from suites.complex_instr.constraints.base import Context
@@ -191,7 +191,7 @@ def plot_actions(creport: ConstraintReport, path: str) -> None:
     ax.set_title("shoot, then draw: what happened to each constraint type")
     ax.legend(loc="lower right")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -257,8 +257,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"[generate] wrote {len(records)} samples to {args.out}")
     if args.report:
         os.makedirs(os.path.dirname(os.path.abspath(args.report)), exist_ok=True)
-        with open(args.report, "w", encoding="utf-8") as f:
-            json.dump(report.as_dict(), f, ensure_ascii=False, indent=1)
+        write_json(args.report, report.as_dict(), ensure_ascii=False, indent=1)
         png = os.path.splitext(args.report)[0] + ".png"
         plot_actions(creport, png)
         print(f"[generate] report: {args.report}, {png}")

@@ -19,6 +19,7 @@ import os
 from dataclasses import dataclass
 
 from core.errors import UserError
+from core.outputs import atomic_write, write_json
 from suites.complex_instr import constraints as lib
 from suites.complex_instr.tally import TypeTally, plot_types
 
@@ -186,15 +187,14 @@ def run(args) -> dict:
         samples = [{"key": p.key, "prompt": p.prompt, "response": r,
                     "instructions": [{"id": t, "strict": s, "loose": lo} for t, s, lo in v]}
                    for p, r, v in zip(prompts, responses, verdicts)]
-        with open(args.out, "w", encoding="utf-8") as f:
-            json.dump({"ifeval": args.ifeval, "model": None if args.responses else args.model,
-                       "responses": args.responses, **summary, "samples": samples}, f, ensure_ascii=False, indent=1)
+        write_json(args.out, {"ifeval": args.ifeval, "model": None if args.responses else args.model,
+                              "responses": args.responses, **summary, "samples": samples}, ensure_ascii=False, indent=1)
         png = os.path.splitext(args.out)[0] + "_by_type.png"
         plot_types(summary, png)
         print(f"[ifeval] wrote {args.out} and {png}")
         if not args.responses:  # the generated replies in IFEval's own response format, for its own checker
             replies = os.path.splitext(args.out)[0] + "_responses.jsonl"
-            with open(replies, "w", encoding="utf-8") as f:
+            with atomic_write(replies, keep_partial=False) as f:
                 for p, r in zip(prompts, responses):
                     f.write(json.dumps({"prompt": p.prompt, "response": r}, ensure_ascii=False) + "\n")
             print(f"[ifeval] responses in IFEval's format: {replies}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from core.outputs import save_figure
+
 
 class TypeTally:
     """Instruction-level counts per constraint type over the first reply of each record."""
@@ -66,5 +68,5 @@ def plot_types(tally: dict, path: str) -> None:
     ax.set_xlabel("instruction-level accuracy")
     ax.legend(loc="lower right")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
 import re
 import string
 import sys
 from collections import defaultdict
 
+from core.outputs import atomic_write, save_figure, write_json
 from core.synth.generator import GenerationReport, generate_records
 from suites.longctx import limits
 
@@ -136,15 +136,14 @@ def format_by_length(grids: dict[str, list[dict]], title: str = "") -> str:
 def write_grids(grids: dict[str, list[dict]], path_stem: str, **info) -> None:
     """PATH.csv (one row per model and cell) and PATH.json (cells and accuracy by length per model)."""
     os.makedirs(os.path.dirname(os.path.abspath(path_stem)), exist_ok=True)
-    with open(path_stem + ".csv", "w", newline="", encoding="utf-8") as f:
+    with atomic_write(path_stem + ".csv", keep_partial=False) as f:
         writer = csv.DictWriter(f, fieldnames=["model", "length", "depth", "n", "accuracy"])
         writer.writeheader()
         for label, cells in grids.items():
             for c in cells:
                 writer.writerow({"model": label, **c})
-    with open(path_stem + ".json", "w", encoding="utf-8") as f:
-        json.dump({**info, "grids": {label: {"cells": cells, "by_length": by_length(cells)}
-                                     for label, cells in grids.items()}}, f, indent=1)
+    write_json(path_stem + ".json", {**info, "grids": {label: {"cells": cells, "by_length": by_length(cells)}
+                                                       for label, cells in grids.items()}}, indent=1)
 
 
 def plot_heatmaps(grids: dict[str, list[dict]], path: str, title: str = "NIAH exact match") -> None:
@@ -177,7 +176,7 @@ def plot_heatmaps(grids: dict[str, list[dict]], path: str, title: str = "NIAH ex
     fig.colorbar(image, ax=axes[0].tolist(), fraction=0.03)
     fig.suptitle(title, fontsize=10)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    save_figure(fig, path, dpi=110, bbox_inches="tight")
     plt.close(fig)
 
 

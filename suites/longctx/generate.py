@@ -11,12 +11,12 @@ the same seed gives the same bytes and shards concatenate to the unsharded file.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections import Counter
 
 from core.data.records import write_records
 from core.model.loading import load_tokenizer
+from core.outputs import write_json
 from core.synth.generator import (
     GenerationReport,
     add_generation_args,
@@ -146,8 +146,7 @@ def run(args: argparse.Namespace) -> dict:
     print(f"max relative length error {summary['max_relative_length_error']:.3%}, exact {summary['exact_length_share']:.1%}, "
           f"haystack wrapped in {summary['haystack_wrapped']} samples; wrote {args.out}", file=sys.stderr)
     if args.report:
-        with open(args.report, "w", encoding="utf-8") as f:
-            json.dump(summary, f, indent=1)
+        write_json(args.report, summary, indent=1)
     return summary
 
 

@@ -17,7 +17,6 @@ Any trainer option can be added in dotted form and applies to both stages (--opt
 from __future__ import annotations
 
 import copy
-import json
 import os
 import sys
 import time
@@ -26,6 +25,7 @@ from types import SimpleNamespace
 
 from core.data.records import read_records
 from core.eval.pipeline import write_records_once
+from core.outputs import write_json
 from core.synth.generator import GenerationReport, generate_records, sample_rng
 from core.train import config as config_lib
 from core.train.config import TrainConfig
@@ -212,8 +212,7 @@ def report(demo: DemoConfig, grids: dict[str, list[dict]], timings: dict, steps:
     result = {"config": asdict(demo), "rope_base": {"before": base, "stage2": theta}, "steps": steps,
               "timings_s": timings, "by_length": {k: by_length(v) for k, v in grids.items()}, "grids": grids,
               "table": table, "checks": checks}
-    with open(os.path.join(out, "results.json"), "w", encoding="utf-8") as f:
-        json.dump(result, f, indent=1)
+    write_json(os.path.join(out, "results.json"), result, indent=1)
     print(f"[demo] wrote {out}/results.json, niah.csv, niah.json and niah.png (heatmaps)")
     return result
 

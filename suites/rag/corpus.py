@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from core.data.records import iter_json_objects
 from core.errors import UserError
-from core.outputs import read_text
+from core.outputs import atomic_write, read_text
 
 TEXT_SUFFIXES = (".txt", ".md")
 
@@ -157,7 +157,7 @@ def chunk_documents(
 
 
 def write_chunks(path: str, chunks: Iterable[Chunk]) -> None:
-    with open(path, "w", encoding="utf-8") as f:
+    with atomic_write(path, keep_partial=False) as f:
         for chunk in chunks:
             f.write(json.dumps(chunk.to_dict(), ensure_ascii=False, sort_keys=True) + "\n")
 

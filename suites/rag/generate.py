@@ -10,12 +10,12 @@ the k-th contiguous block of the same samples.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from dataclasses import dataclass, field
 
 from core.data.records import write_records
+from core.outputs import write_json
 from core.synth.generator import (
     GenerationReport,
     add_generation_args,
@@ -243,8 +243,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"[rag] wrote {args.out} (shard {args.shard + 1}/{args.num_shards}: samples {indices.start}..{indices.stop - 1})")
     if args.report:
         os.makedirs(os.path.dirname(os.path.abspath(args.report)), exist_ok=True)
-        with open(args.report, "w", encoding="utf-8") as f:
-            json.dump(report.as_dict(), f, ensure_ascii=False, indent=1)
+        write_json(args.report, report.as_dict(), ensure_ascii=False, indent=1)
     if args.plot:
         plot_positions(report.extra, args.plot)
     sys.stdout.flush()

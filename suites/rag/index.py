@@ -15,7 +15,7 @@ import time
 from dataclasses import asdict, dataclass, field
 
 from core.errors import UserError
-from core.outputs import replace_dir
+from core.outputs import replace_dir, write_json
 from suites.rag.bm25 import BACKENDS, BM25Config, BM25Index, tokenize
 from suites.rag.corpus import Chunk, chunk_documents, load_corpus, read_chunks, write_chunks
 from suites.rag.dense import GPU_MODES, INDEX_KINDS, DenseConfig, DenseIndex, encode, load_encoder
@@ -118,8 +118,7 @@ class RagIndex:
             raise UserError("is not an index folder (no index.json); refusing to replace what it holds", file=folder)
         with replace_dir(folder) as tmp:
             settings = {"format_version": FORMAT_VERSION, **asdict(self.config)}
-            with open(os.path.join(tmp, "index.json"), "w", encoding="utf-8") as f:
-                json.dump(settings, f, indent=1)
+            write_json(os.path.join(tmp, "index.json"), settings, indent=1)
             write_chunks(os.path.join(tmp, "chunks.jsonl"), self.chunks)
             self.bm25.save(tmp)
             if self.dense is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
+from core.outputs import save_figure
 from suites.rag import templates as T
 
 LANG_NAMES = {"en": "English", "zh": "Chinese"}
@@ -44,7 +45,7 @@ def plot_positions(stats: dict, path: str) -> None:
         ax.set_xlabel("document number")
     axes[0][0].set_ylabel("samples")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 
