@@ -22,8 +22,11 @@ say() { echo "[gpu_check $(( $(date +%s) - start ))s] $*"; }
 pip_install() { "$PY" -m pip install -q --disable-pip-version-check "$@"; }
 
 if ! "$PY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
-  say "installing torch with CUDA from PyPI"
-  timeout "${TORCH_TIMEOUT:-300}" "$PY" -m pip install -q --disable-pip-version-check torch \
+  # PyPI's Linux torch wheel is the CUDA build; a CPU build (+cpu, from the PyTorch index) is replaced.
+  have=$("$PY" -c 'import torch; print(torch.__version__.split("+")[0])' 2>/dev/null || true)
+  say "installing torch${have:+==$have} with CUDA from PyPI"
+  timeout "${TORCH_TIMEOUT:-300}" "$PY" -m pip install -q --disable-pip-version-check \
+    ${have:+--force-reinstall} "torch${have:+==$have}" \
     || { say "torch with CUDA could not be installed"; exit 1; }
 fi
 "$PY" -c 'import torch; assert torch.cuda.is_available(), "no CUDA device visible"; print("torch", torch.__version__, "CUDA", torch.version.cuda, torch.cuda.get_device_name())'
