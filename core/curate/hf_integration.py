@@ -33,7 +33,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from transformers import TrainerCallback
 
-from core.data.chat import IGNORE_INDEX, RenderedSample, render_record
+from core.data.chat import IGNORE_INDEX, RenderedSample, render_samples
 from core.data.packing import PackReport, pack_samples
 from core.model.attention import enable_packed_attention, packing_kwargs
 from core.train.loss import REDUCTIONS, channel_sums, loss_weights, weighted_loss
@@ -43,15 +43,17 @@ LOSS_INPUTS = ("sample_index", "channel_index")
 
 
 def render_dataset(records: Sequence[dict], tokenizer, mask: str = "all", name: str = "records"):
-    """A `datasets.Dataset` with input_ids, labels (core.data.chat masks, unshifted) and task_type."""
+    """A `datasets.Dataset` with input_ids, labels (core.data.chat masks, unshifted) and task_type: one row
+    per training sample, so a record of a template that rewrites history (one sample per trained turn,
+    core.data.chat.render_samples) gives several rows, as core.train trains it."""
     import datasets
 
     rows = {"input_ids": [], "labels": [], "task_type": []}
     for i, record in enumerate(records):
-        sample = render_record(record, tokenizer, mask=mask, sample_id=f"{name}[{i}]")
-        rows["input_ids"].append(sample.input_ids)
-        rows["labels"].append(sample.labels)
-        rows["task_type"].append(sample.task_type)
+        for sample in render_samples(record, tokenizer, mask=mask, sample_id=f"{name}[{i}]"):
+            rows["input_ids"].append(sample.input_ids)
+            rows["labels"].append(sample.labels)
+            rows["task_type"].append(sample.task_type)
     return datasets.Dataset.from_dict(rows)
 
 

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 from tqdm import tqdm
 
-from core.data.chat import IGNORE_INDEX, RenderedSample, render_record
+from core.data.chat import IGNORE_INDEX, RenderedSample, render_samples
 from core.data.packing import pack_samples, shift_labels
 from core.data.records import first_level, iter_records
 from core.errors import UserError
@@ -84,24 +84,37 @@ def answer_record(record: dict) -> dict:
 def teacher_forced(model, tokenizer, records: list[tuple[str, dict]], mask: str = "all", max_len: int = 4096,
                    progress: bool = True) -> list[dict]:
     """Per record: the summed loss and count of its trained tokens under `mask`, and the summed
-    log-probability and token count of its reference answer. Records are packed into rows (no sample
-    attends to another) and never truncated."""
-    samples, trained, answers = [], [], []
-    for sample_id, record in records:
-        full = render_record(record, tokenizer, mask=mask, sample_id=sample_id)
-        answer = render_record(answer_record(record), tokenizer, mask="last", sample_id=sample_id)
-        if full.input_ids != answer.input_ids:  # same conversation, only the labels may differ
+    log-probability and token count of its reference answer. A template that rewrites history gives one
+    sample per trained turn (core.data.chat.render_samples): the loss sums over all of them, and the answer
+    is scored in its own turn's sample. Samples are packed into rows (no sample attends to another) and never
+    truncated."""
+    samples, trained, answers, owner = [], [], [], []
+
+    def add(ids: list[int], task_type: str, sample_id: str, index: int, trained_mask, answer_mask) -> None:
+        samples.append(RenderedSample(ids, ids, task_type, sample_id))
+        trained.append(trained_mask)
+        answers.append(answer_mask)
+        owner.append(index)
+
+    for index, (sample_id, record) in enumerate(records):
+        fulls = render_samples(record, tokenizer, mask=mask, sample_id=sample_id)
+        (answer,) = render_samples(answer_record(record), tokenizer, mask="last", sample_id=sample_id)
+        answer_mask = [t != IGNORE_INDEX for t in shift_labels(answer.labels)]
+        same = [j for j, full in enumerate(fulls) if full.input_ids == answer.input_ids]
+        if not same and len(fulls) == 1:  # same conversation, only the labels may differ
             raise RuntimeError(f"{sample_id}: rendering without train flags changed the tokens")
-        samples.append(RenderedSample(full.input_ids, full.input_ids, full.task_type, sample_id))
-        trained.append([t != IGNORE_INDEX for t in shift_labels(full.labels)])
-        answers.append([t != IGNORE_INDEX for t in shift_labels(answer.labels)])
+        for j, full in enumerate(fulls):
+            add(full.input_ids, full.task_type, sample_id, index, [t != IGNORE_INDEX for t in shift_labels(full.labels)],
+                answer_mask if same and j == same[-1] else [False] * len(full))
+        if not same:  # the answer's turn is not trained under `mask`: its served sample is scored on its own
+            add(answer.input_ids, answer.task_type, sample_id, index, [False] * len(answer_mask), answer_mask)
     capacity = max([max_len, *(len(s) for s in samples)])
     rows, _ = pack_samples(samples, capacity)  # capacity >= every sample: nothing is truncated or dropped
     device = next(model.parameters()).device
     previous = model.config._attn_implementation
     enable_packed_attention(model)
     model.eval()
-    results: list[dict | None] = [None] * len(samples)
+    results = [{"loss_sum": 0.0, "loss_tokens": 0, "answer_logprob": 0.0, "answer_tokens": 0} for _ in records]
     try:
         for row in tqdm(rows, desc="teacher-forced", disable=not progress, leave=False):
             hidden = model.get_decoder()(
@@ -116,10 +129,11 @@ def teacher_forced(model, tokenizer, records: list[tuple[str, dict]], mask: str 
                 piece = nll[offset : offset + length]
                 t_mask = torch.tensor(trained[index], dtype=torch.bool)
                 a_mask = torch.tensor(answers[index], dtype=torch.bool)
-                results[index] = {
-                    "loss_sum": float(piece[t_mask].sum()), "loss_tokens": int(t_mask.sum()),
-                    "answer_logprob": -float(piece[a_mask].sum()), "answer_tokens": int(a_mask.sum()),
-                }
+                result = results[owner[index]]
+                result["loss_sum"] += float(piece[t_mask].sum())
+                result["loss_tokens"] += int(t_mask.sum())
+                result["answer_logprob"] -= float(piece[a_mask].sum())
+                result["answer_tokens"] += int(a_mask.sum())
                 offset += length
     finally:
         model.set_attn_implementation(previous)

@@ -165,3 +165,19 @@ def mistral_vocab_tokenizer(name: str):
         assert base.convert_tokens_to_ids("[INST]") == 3  # the real id in every Mistral vocabulary
         _VOCABS[file] = base
     return _with_template(_VOCABS[file], name)
+
+
+def served_turns(tok, messages: list[dict]) -> list[tuple[list[int], int, int]]:
+    """Per assistant turn, from plain apply_chat_template: the ids of the conversation up to that turn as the
+    template renders it, and the [start, end) of the turn's tokens (after the served prompt, through the
+    first eos): what a model is asked at serving time and answers. Asserts the prompt is a prefix."""
+    turns = []
+    for i, message in enumerate(messages):
+        if message["role"] != "assistant":
+            continue
+        ids = tok(tok.apply_chat_template(messages[: i + 1], tokenize=False), add_special_tokens=False)["input_ids"]
+        prompt = tok(tok.apply_chat_template(messages[:i], tokenize=False, add_generation_prompt=True),
+                     add_special_tokens=False)["input_ids"]
+        assert ids[: len(prompt)] == prompt
+        turns.append((ids, len(prompt), ids.index(tok.eos_token_id, len(prompt)) + 1))
+    return turns
