@@ -18,9 +18,11 @@ own text, not what the template emits before it (a tools block, a default system
 
 from __future__ import annotations
 
+import itertools
 import re
-from bisect import bisect_left
 from dataclasses import dataclass, field, replace
+
+import numpy as np
 
 from core.data.adapt import RenderError, RenderPolicy, adapt_record
 from core.data.spans import Layout, Renderer, markers_layout, per_turn_layouts, prefix_layout
@@ -46,7 +48,7 @@ class RenderedSample:
 
     @property
     def num_trained(self) -> int:
-        return sum(label != IGNORE_INDEX for label in self.labels)
+        return len(self.labels) - self.labels.count(IGNORE_INDEX)
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -70,27 +72,32 @@ def _check_turn(layout: Layout, i: int, message: dict, sample_id: str) -> None:
         raise RenderError(f"{sample_id}: messages[{i}]: the chat template dropped the turn's text", "content_dropped")
 
 
+def _tokenize_with_offsets(tokenizer, text: str) -> tuple[list[int], np.ndarray]:
+    """One encode of the whole rendering: token ids and their character offsets [T, 2]. Fast tokenizers are
+    called through their Rust backend (the transformers wrapper costs as much as the encode itself)."""
+    backend = getattr(tokenizer, "_tokenizer", None) if getattr(tokenizer, "is_fast", False) else None
+    if backend is not None:
+        encoding = backend.encode(text, add_special_tokens=False)
+        ids, offsets = encoding.ids, encoding.offsets
+    else:
+        encoding = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        ids, offsets = encoding["input_ids"], encoding["offset_mapping"]
+    flat = np.fromiter(itertools.chain.from_iterable(offsets), dtype=np.int64, count=2 * len(offsets))
+    return list(ids), flat.reshape(-1, 2)
+
+
 def _encode(layout: Layout, tokenizer, trained_spans, untrained_spans, prompt_mode: bool):
-    encoding = tokenizer(layout.text, add_special_tokens=False, return_offsets_mapping=True)
-    input_ids, offsets = encoding["input_ids"], encoding["offset_mapping"]
-    trained = [prompt_mode] * len(input_ids)
-    starts = [s for s, _ in offsets]
+    input_ids, offsets = _tokenize_with_offsets(tokenizer, layout.text)
+    starts, ends = offsets[:, 0], offsets[:, 1]
+    trained = np.full(len(input_ids), prompt_mode, dtype=bool)
     for spans, value in ((trained_spans, True), (untrained_spans, False)):
-        for a, b in spans:
-            for j in range(bisect_left(starts, a), bisect_left(starts, b)):
-                trained[j] = value
-    if layout.overlap:
-        k = 0
-        spans = layout.spans
-        for j, (s, e) in enumerate(offsets):
-            while k < len(spans) and s >= spans[k][1]:
-                k += 1
-            if k == len(spans):
-                break
-            if e > spans[k][0]:
-                trained[j] = True
-    labels = [t if keep else IGNORE_INDEX for t, keep in zip(input_ids, trained)]
-    return list(input_ids), labels
+        for a, b in spans:  # tokens that start inside [a, b)
+            trained[np.searchsorted(starts, a, "left"):np.searchsorted(starts, b, "left")] = value
+    if layout.overlap:  # markers: a token is trained when it overlaps a span
+        for a, b in layout.spans:
+            trained |= (starts < b) & (ends > a)
+    labels = np.where(trained, np.fromiter(input_ids, dtype=np.int64, count=len(input_ids)), IGNORE_INDEX).tolist()
+    return input_ids, labels
 
 
 def _strategy(policy: RenderPolicy, probe: TemplateProbe, use_generation_markers: bool | None) -> str:
