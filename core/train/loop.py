@@ -7,7 +7,6 @@ they never change this control flow.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import time
@@ -29,6 +28,7 @@ from core.errors import UserError
 from core.model import sequence_parallel
 from core.model.attention import enable_packed_attention
 from core.model.loading import add_special_tokens, load_model, load_tokenizer, set_rope_base
+from core.outputs import write_json
 from core.train import config as config_lib
 from core.train import engine as engine_lib
 from core.train import run_folder
@@ -179,8 +179,8 @@ def fit(cfg: TrainConfig, prepare: Callable | None = None) -> FitResult:
     if info.is_main:  # only once the data is known good: a bad input leaves no run folder behind
         os.makedirs(cfg.out, exist_ok=True)
         config_lib.save(cfg, os.path.join(cfg.out, "config.yaml"))
-        with open(os.path.join(cfg.out, "template_probe.json"), "w", encoding="utf-8") as f:  # what the template does
-            json.dump(probe_template(tokenizer).to_dict(), f, indent=1, ensure_ascii=False)
+        write_json(os.path.join(cfg.out, "template_probe.json"),  # what the template does
+                   probe_template(tokenizer).to_dict(), indent=1, ensure_ascii=False)
     channel_index = {name: i for i, name in enumerate(channels)}
     plan = BatchPlan(len(train), cfg.global_batch_size(info.world), cfg.epochs, cfg.max_steps, cfg.seed,
                      cfg.data.shuffle)
