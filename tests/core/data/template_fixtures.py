@@ -147,6 +147,9 @@ def mistral_vocab_tokenizer(name: str):
     if file not in _VOCABS:
         path = _package_file("mistral_common", "data", file)
         if file.endswith(".json"):
+            import pytest
+
+            pytest.importorskip("pydantic_extra_types")  # transformers' tekken converter imports mistral_common
             from transformers.integrations.mistral import convert_tekken_tokenizer
 
             base = convert_tekken_tokenizer(path, chat_template="")
@@ -158,7 +161,10 @@ def mistral_vocab_tokenizer(name: str):
             with open(path, "rb") as f:
                 proto.ParseFromString(f.read())
             vocab = {piece.piece: i for i, piece in enumerate(proto.pieces)}
-            base = PreTrainedTokenizerFast(tokenizer_object=SpmConverter.build_tokenizer_from_spm_proto(proto, vocab))
+            # legacy=False: the dummy prefix only at the text's start, not after every control token (so
+            # "[/INST] First" is '[/INST]', '▁First', as SentencePiece encodes the content)
+            spm = SpmConverter.build_tokenizer_from_spm_proto(proto, vocab, legacy=False)
+            base = PreTrainedTokenizerFast(tokenizer_object=spm)
             # the control pieces ([INST], [TOOL_CALLS], ...) keep their ids and are never split
             controls = [p.piece for p in proto.pieces if p.type == 3]
             base.add_special_tokens({"additional_special_tokens": controls})
