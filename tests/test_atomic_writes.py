@@ -26,7 +26,7 @@ ALLOWED: dict[str, tuple[int, str]] = {
     "core/data/store.py": (3, "writes into that cache's aside folder only"),
     "core/synth/openai_client.py": (1, "teacher cache entry: mkstemp beside it, then os.replace"),
     "core/train/engine.py": (7, "checkpoint built in step-N.tmp and renamed; `latest` via .tmp + os.replace; "
-                                "final/ is HF save_pretrained (not atomic: a kill while saving leaves the checkpoints)"),
+                                "final/ is saved by HF save_pretrained inside replace_dir's aside folder"),
     "core/train/metrics.py": (1, "metrics.jsonl is an append-only log: one whole row per write"),
     "core/train/op_builds.py": (1, "a lock file (flock), never read as output"),
     "core/assets/build_tokenizer.py": (1, "a developer script that builds the test tokenizer asset"),

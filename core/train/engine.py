@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from core.outputs import replace_dir
 from core.train import op_builds
 from core.train.config import TrainConfig
 
@@ -263,16 +264,16 @@ def save_hf_model(engine, tokenizer, out_dir: str, info: DistInfo, save_merged_l
     else:
         state_dict = {k: v.detach().cpu() for k, v in model.state_dict().items()} if info.is_main else None
     if info.is_main:
-        os.makedirs(out_dir, exist_ok=True)
-        model.save_pretrained(out_dir, state_dict=state_dict, safe_serialization=True)
-        tokenizer.save_pretrained(out_dir)
-        base = model.get_base_model() if hasattr(model, "get_base_model") else model
-        if getattr(base, "generation_config", None) is not None:
-            base.generation_config.eos_token_id = tokenizer.eos_token_id
-            base.generation_config.pad_token_id = tokenizer.pad_token_id
-            base.generation_config.save_pretrained(out_dir)
-        if save_merged_lora and hasattr(model, "merge_and_unload"):
-            merged = merged_lora_model(model, state_dict)
-            merged.save_pretrained(os.path.join(out_dir, "merged"), safe_serialization=True)
-            tokenizer.save_pretrained(os.path.join(out_dir, "merged"))
+        with replace_dir(out_dir) as tmp:  # built aside, swapped in whole: a kill keeps the previous final/
+            model.save_pretrained(tmp, state_dict=state_dict, safe_serialization=True)
+            tokenizer.save_pretrained(tmp)
+            base = model.get_base_model() if hasattr(model, "get_base_model") else model
+            if getattr(base, "generation_config", None) is not None:
+                base.generation_config.eos_token_id = tokenizer.eos_token_id
+                base.generation_config.pad_token_id = tokenizer.pad_token_id
+                base.generation_config.save_pretrained(tmp)
+            if save_merged_lora and hasattr(model, "merge_and_unload"):
+                merged = merged_lora_model(model, state_dict)
+                merged.save_pretrained(os.path.join(tmp, "merged"), safe_serialization=True)
+                tokenizer.save_pretrained(os.path.join(tmp, "merged"))
     dist.barrier()
