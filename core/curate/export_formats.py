@@ -212,6 +212,9 @@ def from_axolotl(row: dict, mask: str, task_type: str) -> dict:
 
 # --- ms-swift -------------------------------------------------------------------------------------------------
 
+SWIFT_TEXT_CALL_SEP = "\n"  # written after an assistant's text that tool_call messages follow
+
+
 def to_swift(record: dict, flags: list[bool], mask: str) -> tuple[dict, list[str]]:
     messages, problems = [], []
     for k, (m, flag) in enumerate(zip(record["messages"], flags)):
@@ -220,7 +223,10 @@ def to_swift(record: dict, flags: list[bool], mask: str) -> tuple[dict, list[str
             if k and record["messages"][k - 1]["role"] == "assistant":
                 problems.append("consecutive assistant messages (ms-swift joins them into one response)")
             if m.get("content") or not m.get("tool_calls"):
-                messages.append({"role": "assistant", "content": m.get("content") or "", "loss": flag})
+                # ms-swift's hermes agent template joins the text and the <tool_call> block with nothing between
+                # them; the chat templates core renders with (Qwen2.5's, the tiny one) put a newline there.
+                sep = SWIFT_TEXT_CALL_SEP if m.get("content") and m.get("tool_calls") else ""
+                messages.append({"role": "assistant", "content": (m.get("content") or "") + sep, "loss": flag})
             messages += [{"role": "tool_call", "content": json.dumps(c, ensure_ascii=False), "loss": flag}
                          for c in _calls(m)]
         elif role == "tool":
@@ -238,8 +244,11 @@ def to_swift(record: dict, flags: list[bool], mask: str) -> tuple[dict, list[str
 def from_swift(row: dict, mask: str, task_type: str) -> dict:
     messages: list[dict] = []
     open_turn = False  # tool_call entries join the assistant message right before them
-    for m in row["messages"]:
+    for k, m in enumerate(row["messages"]):
         role = m["role"]
+        following = row["messages"][k + 1]["role"] if k + 1 < len(row["messages"]) else ""
+        if role == "assistant" and following == "tool_call" and m["content"].endswith(SWIFT_TEXT_CALL_SEP):
+            m = {**m, "content": m["content"][: -len(SWIFT_TEXT_CALL_SEP)]}
         if role in ("assistant", "tool_call"):
             if role == "assistant" or not open_turn:
                 messages.append({"role": "assistant", "content": m["content"] if role == "assistant" else "",

@@ -190,6 +190,11 @@ def test_swift_files_follow_the_documented_schema(tmp_path):
             jsonschema.validate(json.loads(row["tools"]), TRL_TOOLS)
     assert [m.get("loss") for m in written[4]["messages"]] == [None, False, None, True, None, True]
     assert [m["role"] for m in written[5]["messages"]][:3] == ["user", "assistant", "tool_call"]
+    # ms-swift's hermes agent template joins text and <tool_call> with nothing between; the newline core's
+    # template puts there is written into the text (scripts/check_exports_with_trainers.sh measures it), and
+    # taken off again on the way back.
+    assert written[5]["messages"][1]["content"] == "Let me check.\n"
+    assert TARGETS["swift"][1](written[5], "all", "agent/thought")["messages"][1]["content"] == "Let me check."
     assert "--enable_channel_loss true" in (tmp_path / "s" / "swift_sft_args.txt").read_text()
 
 
