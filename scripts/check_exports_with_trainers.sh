@@ -21,7 +21,8 @@
 # - ms-swift 4.6.0: `import swift.template, swift.dataset` needs, found one ModuleNotFoundError at a time:
 #   modelscope -> modelscope_hub -> cryptography -> _cffi_backend (cffi, pycparser) -> json_repair -> aiohttp
 #   -> multidict, yarl, propcache, aiohappyeyeballs, aiosignal, frozenlist. Nothing else (no stand-ins).
-# - axolotl 0.19.0: axolotl.prompt_strategies.chat_template needs colorama and addict only.
+# - axolotl 0.19.0: axolotl.prompt_strategies.chat_template needs colorama and addict only. Its own pin,
+#   datasets==4.8.4 (+ httpx, which 4.8 imports), is put in front too: axolotl reads the JSON through datasets.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . .venv/bin/activate
@@ -30,8 +31,8 @@ base=.cache/trainer-check
 trainers=("$@")
 [ ${#trainers[@]} -gt 0 ] || trainers=(llamafactory swift axolotl)
 
-install() {  # FOLDER PACKAGE==VERSION [EXTRA PACKAGES...]: once per version, without dependencies
-  local dir=$1 stamp="$1/.installed-$2"
+install() {  # FOLDER PACKAGE==VERSION [EXTRA PACKAGES...]: once per list of versions, without dependencies
+  local dir=$1 stamp="$1/.installed-$(echo "${@:2}" | md5sum | cut -c1-12)"
   [ -f "$stamp" ] && return
   rm -rf "$dir"
   pip install --quiet --no-deps --target "$dir" "${@:2}"
@@ -53,7 +54,8 @@ for trainer in "${trainers[@]}"; do
         yarl==1.25.1 propcache==0.5.4 aiohappyeyeballs==2.7.1 aiosignal==1.4.0 frozenlist==1.8.0
       path="$base/swift" ;;
     axolotl)
-      install "$base/axolotl" "axolotl==${AXOLOTL_VERSION:-0.19.0}" colorama==0.4.6 addict==2.4.0
+      install "$base/axolotl" "axolotl==${AXOLOTL_VERSION:-0.19.0}" colorama==0.4.6 addict==2.4.0 datasets==4.8.4 \
+        httpx==0.28.1
       path="$base/axolotl" ;;
     *) echo "unknown trainer $trainer (expected llamafactory, swift, axolotl)" >&2; exit 2 ;;
   esac
