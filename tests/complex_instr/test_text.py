@@ -27,7 +27,8 @@ def test_sentences_respect_abbreviations_decimals_and_line_breaks():
     assert count_sentences("Mr. Lee paid $3.50 at 5 p.m. yesterday. Then he left!") == 2
     assert count_sentences("Heading\n- item one\n- item two") == 2  # a heading runs on into the first item
     assert count_sentences("第一句。第二句！第三句？") == 3
-    assert count_sentences("Wait... what?") == 2
+    assert count_sentences("Wait... What?") == 2
+    assert count_sentences("Wait... what?") == 1  # before a lowercase word an ellipsis is a pause
     assert count_sentences("*** --- !!!") == 0
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from suites.complex_instr.constraints.base import (
     ANY,
     ConstraintType,
@@ -17,9 +19,16 @@ from suites.complex_instr.text import LANGUAGE_NAMES, detect_language, latin_wor
 # --- change_case:capital_word_frequency -----------------------------------------------------------------
 
 
+_DOTTED_ACRONYM = re.compile(r"(?<![^\W\d_])(?:[A-Z]\.){2,}")  # "U.S.", "U.S.A."
+_POSSESSIVE = re.compile(r"['’]s$")
+
+
 def count_capital_words(text: str) -> int:
-    """Words of two letters or more written entirely in capitals ("NASA", "VERY"; not "I" or "A")."""
-    return sum(1 for w in latin_words(text) if len(w) >= 2 and w.isupper())
+    """Words of two letters or more written entirely in capitals ("NASA", "VERY", "NASA's", "U.S.A."; not "I"
+    or "A")."""
+    acronyms, rest = len(_DOTTED_ACRONYM.findall(text)), _DOTTED_ACRONYM.sub(" ", text)
+    words = (_POSSESSIVE.sub("", w) for w in latin_words(rest))
+    return acronyms + sum(1 for w in words if len(w) >= 2 and w.isupper())
 
 
 CAPITAL_BOUNDS = {"at least": (1, 2, 3, 5, 8), "less than": (2, 3, 4, 5, 10)}
