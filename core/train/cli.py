@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import os
 
-import torch.distributed as dist
-
 from core.train import config as config_lib
+from core.train import engine as engine_lib
 from core.train.loop import fit
 
 
@@ -23,6 +22,5 @@ def main(argv: list[str] | None = None, defaults: config_lib.TrainConfig | None 
             cfg = config_lib.from_args(argv, prog, description or __doc__.split("\n\n")[0], defaults, world)
             return fit(cfg, prepare)
     finally:
-        if dist.is_initialized():
-            dist.destroy_process_group()
+        engine_lib.destroy_process_group()
 

@@ -45,20 +45,29 @@ def init_distributed() -> DistInfo:
     op_builds.guard_deepspeed_builds()  # before DeepSpeed's comm backend starts: it builds ops on first use
     backend = "nccl" if torch.cuda.is_available() else "gloo"
     if not dist.is_initialized():
+        _forget_deepspeed_groups()  # a group of an earlier, destroyed process group would be reused
         if all(k in os.environ for k in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")):  # a launcher's
             deepspeed.init_distributed(dist_backend=backend, verbose=False)
         else:
             dist.init_process_group(backend, init_method=f"tcp://127.0.0.1:{_free_port()}", rank=0, world_size=1)
-        atexit.register(_destroy_process_group)  # without it a process may abort on exit (gloo)
+        atexit.register(destroy_process_group)  # without it a process may abort on exit (gloo)
     local_rank = int(os.environ.get("LOCAL_RANK", 0))
     if torch.cuda.is_available():
         torch.cuda.set_device(local_rank)
     return DistInfo(dist.get_rank(), dist.get_world_size(), local_rank)
 
 
-def _destroy_process_group() -> None:
+def _forget_deepspeed_groups() -> None:
+    """DeepSpeed caches groups cloned from the world group (deepspeed.utils.groups); they die with it."""
+    from deepspeed.utils import groups
+
+    groups._release_process_group_references(group=None)
+
+
+def destroy_process_group() -> None:
     if dist.is_initialized():
         dist.destroy_process_group()
+        _forget_deepspeed_groups()
 
 
 def device() -> torch.device:
