@@ -157,6 +157,13 @@ def _common(a: str, b: str) -> int:
     return n
 
 
+def _common_suffix(a: str, b: str) -> int:
+    n = 0
+    while n < min(len(a), len(b)) and a[-1 - n] == b[-1 - n]:
+        n += 1
+    return n
+
+
 def _boundary(tokenizer, prompt: str, n: int) -> int:
     """n moved back to the start of the prompt's token it falls in ('<think>' and '<|call|>' share a '<')."""
     starts = [s for s, _ in tokenizer(prompt, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]]
@@ -180,6 +187,9 @@ def _served(r: Renderer, i: int) -> tuple[str, int]:
     turn = _boundary(r.tokenizer, text, _common(text, other))
     if n >= turn:
         return text, n
+    # back to where the served prompt's end lines up in the rendering: template text between the last message
+    # and the answer (Mistral's ' ' after '[/INST]', its own token before a digit or CJK) is the turn's
+    turn = max(range(max(0, turn - 64), turn + 1), key=lambda x: (_common_suffix(text[:x], prompt), x))
     return prompt + text[turn:], len(prompt)
 
 

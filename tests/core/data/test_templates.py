@@ -12,7 +12,7 @@ from core.data.adapt import RenderPolicy, adapt_record
 from core.data.chat import RenderError, render_samples
 from core.data.template_probe import probe_template
 from tests.core.data.template_fixtures import template_names, template_tokenizer
-from tests.core.data.template_oracle import END_OF_TURN, check_sample
+from tests.core.data.template_oracle import END_OF_TURN, check_sample, perturbed, turn_text
 
 FIXTURE = os.path.join(os.path.dirname(__file__), "fixtures", "suite_records.jsonl")
 TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "Weather of a city", "parameters": {
@@ -66,29 +66,33 @@ def _records():
 RECORDS = _records()
 
 
-def expectations(record, probe, mask):
-    """What the oracle needs, from the record as adapted for the template: prompt texts and, per trained
-    turn, the texts its run must hold (the answer, every call's name)."""
+def expectations(record, probe, mask, tok, eot):
+    """What the oracle needs, from the record as adapted for the template: prompt texts, per trained turn the
+    texts its run must hold (the answer, every call's name), and per trained turn its exact text as the raw
+    template serves it (template_oracle.turn_text)."""
     adapted, _ = adapt_record(record, probe, RenderPolicy(), "x")
     messages = adapted["messages"]
     assistant = [i for i, m in enumerate(messages) if m["role"] == "assistant"]
     answers_of_all = " ".join(m.get("content") or "" for m in messages if m["role"] == "assistant")
     prompts = [m["content"].strip() for m in messages if m["role"] == "user" and m.get("content")
                and len(m["content"].strip()) >= 20 and m["content"].strip() not in answers_of_all]
-    turns, spaces = [], []
+    turns, texts = [], []
     for i in assistant:
         default = True if mask == "all" else i == assistant[-1]
         if messages[i].get("train", default):
             answer = (messages[i].get("content") or "").split("</think>")[-1].strip()
             names = [c["function"]["name"] for c in messages[i].get("tool_calls") or []]
             turns.append([t for t in [answer, *names] if t])
-            spaces.append((messages[i].get("content") or "x")[:1].isspace() or "</think>" in (messages[i].get("content") or ""))
-    return prompts, turns, spaces
+            texts.append(turn_text(tok, messages, adapted.get("tools"), i, eot))
+    return prompts, turns, texts
 
 
-def run_template(tiny_tokenizer, name, masks=("all", "last"), tok=None, records=None):
+def run_template(tiny_tokenizer, name, masks=("all", "last"), tok=None, records=None, controls=False):
+    """Outcome counts and failures of every record x mask. With `controls`, each checked sample's negative
+    controls (template_oracle.perturbed) must all be caught too: counted as caught:<kind>, else a failure."""
     tok = tok or template_tokenizer(tiny_tokenizer, name)
     probe = probe_template(tok)
+    eot = END_OF_TURN[name]
     outcome, failures = Counter(), []
     for k, record in enumerate(RECORDS if records is None else records):
         for mask in masks:
@@ -98,17 +102,24 @@ def run_template(tiny_tokenizer, name, masks=("all", "last"), tok=None, records=
                 assert "\n" not in str(e) and str(e).startswith(f"r{k}: "), str(e)
                 outcome[f"refused:{e.reason}"] += 1
                 continue
-            prompts, turns, spaces = expectations(record, probe, mask)
+            prompts, turns, texts = expectations(record, probe, mask, tok, eot)
             if len(samples) > 1:  # per_turn: one trained turn each
-                pieces = ([(s, [t], [sp]) for s, t, sp in zip(samples, turns, spaces)] if len(samples) == len(turns)
+                pieces = ([(s, [t], [x]) for s, t, x in zip(samples, turns, texts)] if len(samples) == len(turns)
                           else [(None, None, None)])
             else:
-                pieces = [(samples[0], turns, spaces)]
-            for sample, want, space in pieces:
+                pieces = [(samples[0], turns, texts)]
+            for sample, want, text in pieces:
+                where = f"{record['task_type']} mask={mask}"
                 problem = "sample count" if sample is None else check_sample(
-                    sample.input_ids, sample.labels, tok, END_OF_TURN[name], prompts, want, space)
+                    sample.input_ids, sample.labels, tok, text, prompts, want)
                 if problem:
-                    failures.append(f"{record['task_type']} mask={mask}: {problem}")
+                    failures.append(f"{where}: {problem}")
+                elif controls:
+                    for kind, labels in perturbed(sample.labels, sample.input_ids).items():
+                        if check_sample(sample.input_ids, labels, tok, text, prompts, want) is None:
+                            failures.append(f"{where}: the oracle passes the {kind} control")
+                        else:
+                            outcome[f"caught:{kind}"] += 1
             outcome[f"ok:{samples[0].strategy}"] += 1
     return outcome, failures
 
@@ -144,31 +155,21 @@ def test_qwen3_trains_each_turn_as_served(tiny_tokenizer):
     assert len(only_last) == 1 and only_last[0].input_ids == samples[2].input_ids
 
 
-def _shift(labels, input_ids, by):
-    trained = [label != -100 for label in labels]
-    moved = trained[-by:] + trained[:-by] if by > 0 else trained[-by:] + trained[:-by]
-    return [t if m else -100 for t, m in zip(input_ids, moved)]
+CONTROLS = ("shift+1", "shift-1", "prompt_trained", "no_end_of_turn")
 
 
-@pytest.mark.parametrize("name", ["Qwen-Qwen2.5-7B-Instruct", "meta-llama-Llama-3.1-8B-Instruct",
-                                  "google-gemma-2-2b-it", "mistralai-Mistral-7B-Instruct-v0.3"])
+def assert_controls_caught(outcome, failures, n_records):
+    """Every correct sample passes the oracle and every negative control of every sample is caught."""
+    assert not failures, f"{len(failures)} wrong: " + "\n".join(failures[:8])
+    checked = outcome["caught:shift+1"]
+    assert checked >= 2 * n_records and all(outcome[f"caught:{kind}"] == checked for kind in CONTROLS), outcome
+
+
+@pytest.mark.parametrize("name", template_names())
 def test_oracle_catches_shifted_mask_trained_prompt_and_missing_end_of_turn(tiny_tokenizer, name):
-    tok = template_tokenizer(tiny_tokenizer, name)
-    record = HAND_MADE[6]  # Chinese, two turns
-    probe = probe_template(tok)
-    [sample] = render_samples(record, tok, mask="last")
-    prompts, turns, spaces = expectations(record, probe, "last")
-    prompts = [m["content"] for m in record["messages"] if m["role"] == "user"]
-    eot = END_OF_TURN[name]
-    assert check_sample(sample.input_ids, sample.labels, tok, eot, prompts, turns, spaces) is None
-    for by in (1, -1):
-        assert check_sample(sample.input_ids, _shift(sample.labels, sample.input_ids, by), tok, eot, prompts, turns,
-                            spaces) is not None
-    everything = list(sample.input_ids)  # prompt trained too
-    assert check_sample(sample.input_ids, everything, tok, eot, prompts, turns, spaces) is not None
-    last = max(j for j, label in enumerate(sample.labels) if label != -100)
-    no_eot = [label if j != last else -100 for j, label in enumerate(sample.labels)]
-    assert check_sample(sample.input_ids, no_eot, tok, eot, prompts, turns, spaces) is not None
+    """Negative controls on the hand-made records (calls, digits, Chinese, padding), masks all and last."""
+    outcome, failures = run_template(tiny_tokenizer, name, records=HAND_MADE, controls=True)
+    assert_controls_caught(outcome, failures, len(HAND_MADE))
 
 
 def test_template_errors_are_one_line_render_errors(tiny_tokenizer):

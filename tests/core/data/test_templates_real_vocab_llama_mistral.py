@@ -6,7 +6,7 @@ SentencePiece's spaces) are covered, not only the embedded tokenizer's."""
 import pytest
 
 from tests.core.data.template_fixtures import MISTRAL_VOCABS, llama3_vocab_tokenizer, mistral_vocab_tokenizer
-from tests.core.data.test_templates import HAND_MADE, RECORDS, run_template
+from tests.core.data.test_templates import HAND_MADE, RECORDS, assert_controls_caught, run_template
 
 # the hand-made records and one suite record per task family keep this cheap; longctx records are long
 _RECORDS = [r for r in RECORDS if not r["task_type"].startswith("longctx")]
@@ -17,10 +17,11 @@ _RECORDS = [r for r in RECORDS if not r["task_type"].startswith("longctx")]
 def test_llama3_templates_with_the_real_vocabulary(tiny_tokenizer, name, size):
     tok = llama3_vocab_tokenizer(name)
     assert len(tok) == size
-    outcome, failures = run_template(tiny_tokenizer, name, tok=tok, records=_RECORDS)
+    outcome, failures = run_template(tiny_tokenizer, name, tok=tok, records=_RECORDS, controls=True)
+    assert_controls_caught(outcome, failures, len(_RECORDS))
     assert not failures, "\n".join(failures[:8])
     assert not any(k.startswith("refused") for k in outcome), outcome
-    assert sum(outcome.values()) == 2 * len(_RECORDS)
+    assert sum(n for k, n in outcome.items() if k.startswith("ok:")) == 2 * len(_RECORDS)
     assert HAND_MADE[0] in _RECORDS
 
 
@@ -28,7 +29,8 @@ def test_llama3_templates_with_the_real_vocabulary(tiny_tokenizer, name, size):
 def test_mistral_templates_with_the_real_vocabulary(tiny_tokenizer, name):
     tok = mistral_vocab_tokenizer(name)
     assert len(tok) >= 32768
-    outcome, failures = run_template(tiny_tokenizer, name, tok=tok, records=_RECORDS)
+    outcome, failures = run_template(tiny_tokenizer, name, tok=tok, records=_RECORDS, controls=True)
+    assert_controls_caught(outcome, failures, len(_RECORDS))
     assert not failures, "\n".join(failures[:8])
     assert not any(k.startswith("refused") for k in outcome), outcome
-    assert sum(outcome.values()) == 2 * len(_RECORDS)
+    assert sum(n for k, n in outcome.items() if k.startswith("ok:")) == 2 * len(_RECORDS)
