@@ -72,30 +72,86 @@ def _check_turn(layout: Layout, i: int, message: dict, sample_id: str) -> None:
         raise RenderError(f"{sample_id}: messages[{i}]: the chat template dropped the turn's text", "content_dropped")
 
 
-def _tokenize_with_offsets(tokenizer, text: str) -> tuple[list[int], np.ndarray]:
-    """One encode of the whole rendering: token ids and their character offsets [T, 2]. Fast tokenizers are
-    called through their Rust backend (the transformers wrapper costs as much as the encode itself)."""
-    backend = getattr(tokenizer, "_tokenizer", None) if getattr(tokenizer, "is_fast", False) else None
-    if backend is not None:
-        encoding = backend.encode(text, add_special_tokens=False)
-        ids, offsets = encoding.ids, encoding.offsets
-    else:
-        encoding = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-        ids, offsets = encoding["input_ids"], encoding["offset_mapping"]
+def _offsets_array(offsets) -> np.ndarray:
     flat = np.fromiter(itertools.chain.from_iterable(offsets), dtype=np.int64, count=2 * len(offsets))
-    return list(ids), flat.reshape(-1, 2)
+    return flat.reshape(-1, 2)
+
+
+class _FastBounds:
+    """Token indices of character positions from a fast tokenizer's Encoding: a few char_to_token /
+    token_to_chars calls per span instead of a Python pass over every token's offsets. Offsets are
+    non-decreasing; None where the encoding cannot answer (a character no token covers)."""
+
+    def __init__(self, encoding, n: int, text_len: int):
+        self.encoding, self.n, self.text_len = encoding, n, text_len
+
+    def _start(self, t: int) -> int:
+        return self.encoding.token_to_chars(t)[0]
+
+    def first_starting_at(self, c: int) -> int | None:
+        """The first token whose start is >= c."""
+        if c >= self.text_len:
+            return self.n
+        t = self.encoding.char_to_token(c)
+        if t is None:
+            return None
+        while t < self.n and self._start(t) < c:
+            t += 1
+        while t > 0 and self._start(t - 1) >= c:
+            t -= 1
+        return t
+
+    def first_ending_after(self, c: int) -> int | None:
+        """The first token whose end is > c."""
+        if c >= self.text_len:
+            return self.n
+        t = self.encoding.char_to_token(c)
+        if t is None:
+            return None
+        while t > 0 and self.encoding.token_to_chars(t - 1)[1] > c:
+            t -= 1
+        return t
+
+
+def _fast_labels(encoding, text_len: int, trained_spans, untrained_spans, overlap_spans, prompt_mode: bool):
+    ids = encoding.ids
+    bounds = _FastBounds(encoding, len(ids), text_len)
+    labels = list(ids) if prompt_mode else [IGNORE_INDEX] * len(ids)
+    for spans, value in ((trained_spans, True), (untrained_spans, False)):
+        for a, b in spans:  # tokens that start inside [a, b)
+            j0, j1 = bounds.first_starting_at(a), bounds.first_starting_at(b)
+            if j0 is None or j1 is None:
+                return None
+            labels[j0:j1] = ids[j0:j1] if value else [IGNORE_INDEX] * max(0, j1 - j0)
+    for a, b in overlap_spans:  # markers: a token is trained when it overlaps a span
+        j0, j1 = bounds.first_ending_after(a), bounds.first_starting_at(b)
+        if j0 is None or j1 is None:
+            return None
+        labels[j0:j1] = ids[j0:j1]
+    return ids, labels
 
 
 def _encode(layout: Layout, tokenizer, trained_spans, untrained_spans, prompt_mode: bool):
-    input_ids, offsets = _tokenize_with_offsets(tokenizer, layout.text)
+    """One encode of the whole rendering; labels from where the spans' characters fall. Fast tokenizers are
+    called through their Rust backend (the transformers wrapper costs as much as the encode itself)."""
+    overlap_spans = layout.spans if layout.overlap else []
+    backend = getattr(tokenizer, "_tokenizer", None) if getattr(tokenizer, "is_fast", False) else None
+    if backend is not None:
+        encoding = backend.encode(layout.text, add_special_tokens=False)
+        fast = _fast_labels(encoding, len(layout.text), trained_spans, untrained_spans, overlap_spans, prompt_mode)
+        if fast is not None:
+            return fast
+        input_ids, offsets = list(encoding.ids), _offsets_array(encoding.offsets)
+    else:
+        encoding = tokenizer(layout.text, add_special_tokens=False, return_offsets_mapping=True)
+        input_ids, offsets = list(encoding["input_ids"]), _offsets_array(encoding["offset_mapping"])
     starts, ends = offsets[:, 0], offsets[:, 1]
     trained = np.full(len(input_ids), prompt_mode, dtype=bool)
     for spans, value in ((trained_spans, True), (untrained_spans, False)):
         for a, b in spans:  # tokens that start inside [a, b)
             trained[np.searchsorted(starts, a, "left"):np.searchsorted(starts, b, "left")] = value
-    if layout.overlap:  # markers: a token is trained when it overlaps a span
-        for a, b in layout.spans:
-            trained |= (starts < b) & (ends > a)
+    for a, b in overlap_spans:
+        trained |= (starts < b) & (ends > a)
     labels = np.where(trained, np.fromiter(input_ids, dtype=np.int64, count=len(input_ids)), IGNORE_INDEX).tolist()
     return input_ids, labels
 

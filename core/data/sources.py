@@ -28,6 +28,7 @@ from core.data.config import DataConfig, render_policy
 from core.data.readers import iter_any
 from core.data.records import ReadStats, first_level
 from core.data.store import SampleSet, SampleStore, SampleWriter
+from core.data.template_probe import probe_template
 
 CACHE_VERSION = "3"  # bump when rendering or the store's layout changes (3: chat-template probe, strategies, adaptations)
 BATCH_RECORDS = 64  # records per rendering task
@@ -82,9 +83,10 @@ def _render_batch(records: list[tuple[str, dict]], tokenizer, mask: str, lenient
     lenient, else raised."""
     ids, labels, lengths, task_types, sample_ids, failed = [], [], [], [], [], Counter()
     rendered = Counter()  # strategy:<name> per sample, adaptation kinds (core.data.adapt) per record
+    probe = probe_template(tokenizer)  # once per batch: its cache key hashes the whole template
     for sample_id, record in records:
         try:
-            samples = render_samples(record, tokenizer, mask=mask, sample_id=sample_id, policy=policy)
+            samples = render_samples(record, tokenizer, mask=mask, sample_id=sample_id, policy=policy, probe=probe)
         except RenderError as e:
             if not lenient:
                 raise
