@@ -18,6 +18,7 @@ import json
 import os
 from dataclasses import dataclass
 
+from core.data.records import iter_json_objects
 from core.errors import UserError
 from core.outputs import atomic_write, write_json
 from suites.complex_instr import constraints as lib
@@ -78,27 +79,10 @@ def to_constraint(instruction_id: str, kwargs: dict | None, where: str) -> dict:
     return {"type": instruction_id, "params": {**params, **_FIXED.get(instruction_id, {})}}
 
 
-def _jsonl(path: str):
-    try:
-        handle = open(path, encoding="utf-8")
-    except OSError as e:
-        raise UserError(f"{path}: cannot read ({e.strerror})") from None
-    with handle:
-        for line_no, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise UserError(f"{path}:{line_no}: not JSON ({e.msg})") from None
-            if not isinstance(row, dict):
-                raise UserError(f"{path}:{line_no}: expected a JSON object")
-            yield line_no, row
-
 
 def read_prompts(path: str) -> list[IFEvalPrompt]:
     out = []
-    for line_no, row in _jsonl(path):
+    for line_no, row in iter_json_objects(path):
         where = f"{path}:{line_no}"
         for name in ("prompt", "instruction_id_list", "kwargs"):
             if name not in row:
@@ -119,7 +103,7 @@ def read_prompts(path: str) -> list[IFEvalPrompt]:
 def read_responses(path: str, prompts: list[IFEvalPrompt]) -> list[str]:
     """The response to every prompt, matched by prompt text (IFEval's `input_response_data.jsonl`)."""
     by_prompt = {}
-    for line_no, row in _jsonl(path):
+    for line_no, row in iter_json_objects(path):
         if not isinstance(row.get("prompt"), str) or not isinstance(row.get("response"), str):
             raise UserError(f"{path}:{line_no}: expected {{\"prompt\": str, \"response\": str}}")
         by_prompt[row["prompt"]] = row["response"]
