@@ -18,8 +18,6 @@ import typing
 from dataclasses import dataclass, field
 from typing import Literal
 
-import yaml
-
 from core.curate.augment import KINDS, AugmentConfig, add_robustness_copies
 from core.curate.dedup import (
     EmbeddingConfig,
@@ -42,7 +40,7 @@ from core.curate.gates import (
 from core.curate.quality_report import QualityResult, format_summary, write_report
 from core.data.readers import add_format_arguments, iter_any
 from core.data.records import ReadStats, RecordError, write_records
-from core.train.config import ConfigError, apply_tree, set_option
+from core.train.config import ConfigError, load_yaml, set_option
 
 GATE_ORDER = ("length", "unique_tokens", "blocklist", "exact_dup", "near_dup", "embedding")
 
@@ -187,14 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace) -> QualityConfig:
     cfg = QualityConfig()
     if args.config:
-        with open(args.config, encoding="utf-8") as f:
-            tree = yaml.safe_load(f) or {}
-        if not isinstance(tree, dict):
-            raise ConfigError(f"{args.config}: the top level must be a mapping of options")
-        try:
-            apply_tree(cfg, tree)
-        except ConfigError as e:
-            raise ConfigError(f"{args.config}: {e}") from None
+        load_yaml(cfg, args.config)
     if args.blocklist:
         cfg.blocklist.path, cfg.blocklist.enabled = args.blocklist, True
     if args.augment_robustness is not None:
