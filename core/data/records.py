@@ -62,15 +62,21 @@ def _expect(value: Any, kind: type | tuple, field: str, expected: str) -> None:
         raise SchemaError(field, f"expected {expected}, got {_type_name(value)}", "wrong_type")
 
 
-def _validate_tool_call(call: Any, field: str) -> None:
-    _expect(call, dict, field, "an object")
-    function = call.get("function")
+def _function_of(value: Any, field: str, bad_name: str) -> dict:
+    """The ``function`` object of a tool call or tool declaration, checked to carry a non-empty name."""
+    _expect(value, dict, field, "an object")
+    function = value.get("function")
     if function is None:
         raise SchemaError(f"{field}.function", "missing", "missing_field")
     _expect(function, dict, f"{field}.function", "an object")
     name = function.get("name")
     if not isinstance(name, str) or not name:
-        raise SchemaError(f"{field}.function.name", "must be a non-empty string", "bad_tool_call")
+        raise SchemaError(f"{field}.function.name", "must be a non-empty string", bad_name)
+    return function
+
+
+def _validate_tool_call(call: Any, field: str) -> None:
+    function = _function_of(call, field, "bad_tool_call")
     if "arguments" not in function:
         raise SchemaError(f"{field}.function.arguments", "missing", "missing_field")
     if not isinstance(function["arguments"], dict):
@@ -82,14 +88,7 @@ def _validate_tool_call(call: Any, field: str) -> None:
 
 
 def _validate_tool(tool: Any, field: str) -> None:
-    _expect(tool, dict, field, "an object")
-    function = tool.get("function")
-    if function is None:
-        raise SchemaError(f"{field}.function", "missing", "missing_field")
-    _expect(function, dict, f"{field}.function", "an object")
-    name = function.get("name")
-    if not isinstance(name, str) or not name:
-        raise SchemaError(f"{field}.function.name", "must be a non-empty string", "bad_tool")
+    function = _function_of(tool, field, "bad_tool")
     params = function.get("parameters", {"type": "object"})
     _expect(params, dict, f"{field}.function.parameters", "a JSON Schema object")
     problem = schema_problem(params)
