@@ -213,7 +213,7 @@ def cli_session(prog: str, argv: list[str], overwrite: bool) -> Iterator[None]:
             if resumable and flag == "--out":
                 check_output(value, inputs, overwrite=True, flag=flag)
             else:
-                check_output(value, inputs, flag=flag, resumable=flag == "--out" and prog.endswith(".train"))
+                check_output(value, inputs, flag=flag, resumable=flag == "--out" and prog.endswith("core.train"))
         yield
     finally:
         _session.clear()
