@@ -16,9 +16,9 @@ Prints accuracy per category, the mean over categories and over all questions.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 
+from core.data.records import iter_json_objects
 from core.errors import UserError
 from core.outputs import write_json
 from suites.agent import bfcl
@@ -60,17 +60,11 @@ def verdict(row: dict, calls: list[dict], errors: list[str], checker: str) -> tu
 
 def read_results(path: str, rows: list[dict]) -> list[tuple[list[dict], list[str]]]:
     by_id = {}
-    with open(path, encoding="utf-8") as f:
-        for line_no, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise UserError(f"{path}:{line_no}: not JSON ({e.msg})") from None
-            if not isinstance(entry, dict) or "id" not in entry or not ("result" in entry or "reply" in entry):
-                raise UserError(f"{path}:{line_no}: expected {{\"id\", \"result\"}} or {{\"id\", \"reply\"}}")
-            by_id[entry["id"]] = entry["result"] if "result" in entry else entry["reply"]
+    shape = '{"id", "result"} or {"id", "reply"}'
+    for line_no, entry in iter_json_objects(path, expected=shape):
+        if "id" not in entry or not ("result" in entry or "reply" in entry):
+            raise UserError(f"{path}:{line_no}: expected {shape}")
+        by_id[entry["id"]] = entry["result"] if "result" in entry else entry["reply"]
     missing = [r["id"] for r in rows if r["id"] not in by_id]
     if missing:
         raise UserError(f"{path}: no result for {len(missing)} of {len(rows)} questions ({missing[:3]} ...)")
