@@ -20,7 +20,6 @@ from core.data.template_render import TemplateError, render
 class Layout:
     text: str
     spans: list[tuple[int, int]]  # trained character spans (assistant turns, flagged messages)
-    untrained: list[tuple[int, int]] = field(default_factory=list)  # "prompt" mode: spans flagged false
     overlap: bool = False  # a token is trained when it overlaps a span (markers) / when it starts in one
     strategy: str = "prefix"
     turns: dict[int, tuple[int, int]] = field(default_factory=dict)  # assistant message -> its span
