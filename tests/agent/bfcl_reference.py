@@ -1,9 +1,10 @@
 """bfcl-eval's own AST checker for the comparison tests, and systematic perturbations of BFCL ground truths.
 
 bfcl-eval installs only without its dependencies here (``pip install --no-deps bfcl-eval``: its requirements
-pull every model vendor's SDK); its ast_checker module imports the model registry only to map dotted function
-names for some vendors (``convert_func_name``), so that registry is replaced by an empty one and no name is
-converted (model_name "gorilla-openfunctions-v2"-style names without the mapping)."""
+pull every model vendor's SDK). Its ast_checker imports the model registry (bfcl_eval.constants.model_config,
+which imports every vendor's handler) only to ask whether a model's dotted function names were written with
+underscores (``convert_func_name``). While the checker is imported, that registry is replaced by one that
+answers "no" for every model, so names are compared as written; everything else is bfcl-eval's own code."""
 
 from __future__ import annotations
 
@@ -26,9 +27,9 @@ def load_checker():
         pytest.skip("bfcl-eval is not installed: pip install --no-deps bfcl-eval")
     name = "bfcl_eval.constants.model_config"
     saved = sys.modules.get(name)
-    stub = types.ModuleType(name)
-    stub.MODEL_CONFIG_MAPPING = _NoConversion()
-    sys.modules[name] = stub
+    no_vendor_registry = types.ModuleType(name)
+    no_vendor_registry.MODEL_CONFIG_MAPPING = _NoConversion()
+    sys.modules[name] = no_vendor_registry
     try:
         from bfcl_eval.constants.enums import Language
         from bfcl_eval.eval_checker.ast_eval import ast_checker
