@@ -109,10 +109,11 @@ class Renderer:
         return n
 
 
-def close_turn(text: str, start: int, stop: int, eot: str, may_append: bool) -> tuple[int, str]:
+def close_turn(text: str, start: int, stop: int, eot: str, may_append: bool, where: str) -> tuple[int, str]:
     """The span's end after its end-of-turn text, and the text to insert there ("" if none): the span is cut
     after the last end-of-turn text in it (what follows, e.g. an eos appended when not generating, is not
-    part of the turn); else it takes the end-of-turn text that follows it; else that text is appended."""
+    part of the turn); else it takes the end-of-turn text that follows it; else that text is appended; else
+    (nothing to append) the turn, named by `where`, cannot be trained: RenderError."""
     stop = start + len(text[start:stop].rstrip())
     at = text.rfind(eot, start, stop) if eot else -1
     if at >= 0:
@@ -121,7 +122,8 @@ def close_turn(text: str, start: int, stop: int, eot: str, may_append: bool) -> 
         return stop + len(eot), ""
     if may_append and eot:
         return stop, eot
-    return stop, None
+    raise RenderError(f"{where} is trained but its end-of-turn text {eot!r} is not in its rendering; pass it with "
+                      "--data.end_of_turn", "untrained_end_of_turn")
 
 
 def prefix_layout(r: Renderer, trained: list[int], eot: str, may_append: bool, all_turns: list[int]) -> Layout:
@@ -129,10 +131,7 @@ def prefix_layout(r: Renderer, trained: list[int], eot: str, may_append: bool, a
     spans, inserts = {}, {}
     for i in (all_turns if may_append else trained):
         start = r.turn_start(i, full)
-        stop, insert = close_turn(full, start, r.end(i + 1), eot, may_append)
-        if insert is None:
-            raise RenderError(f"{r.sample_id}: messages[{i}] is trained but its end-of-turn text {eot!r} is not in "
-                              "its rendering; pass it with --data.end_of_turn", "untrained_end_of_turn")
+        stop, insert = close_turn(full, start, r.end(i + 1), eot, may_append, f"{r.sample_id}: messages[{i}]")
         spans[i], inserts[i] = (start, stop), insert
     return _with_inserts(full, spans, inserts, trained, "prefix")
 
@@ -141,10 +140,7 @@ def per_turn_layouts(r: Renderer, trained: list[int], eot: str, may_append: bool
     out = []
     for i in trained:
         text, start = _served(r, i)
-        stop, insert = close_turn(text, start, len(text), eot, may_append)
-        if insert is None:
-            raise RenderError(f"{r.sample_id}: messages[{i}] is trained but its end-of-turn text {eot!r} is not in "
-                              "its rendering; pass it with --data.end_of_turn", "untrained_end_of_turn")
+        stop, insert = close_turn(text, start, len(text), eot, may_append, f"{r.sample_id}: messages[{i}]")
         out.append(_with_inserts(text, {i: (start, stop)}, {i: insert}, [i], "per_turn"))
     return out
 
