@@ -239,26 +239,32 @@ def to_bfcl_output(calls: list[dict]) -> list[dict]:
     return [{c["name"]: c["arguments"]} for c in calls]
 
 
+def _retyped(parameters: dict, rename) -> dict:
+    """A copy of a parameters schema with every `type` (its own, its items', its properties', all the way down)
+    replaced by rename(type)."""
+    def walk(schema):
+        if isinstance(schema, dict):
+            if "type" in schema:
+                schema["type"] = rename(schema["type"])
+            if "items" in schema:
+                walk(schema["items"])
+            for prop in schema.get("properties", {}).values():
+                walk(prop)
+        return schema
+
+    return walk(json.loads(json.dumps(parameters)))
+
+
 def bfcl_function(tool: dict) -> dict:
     """An OpenAI/JSON Schema tool as a BFCL function description (number -> float, object -> dict)."""
     function = tool.get("function", tool)
-    parameters = json.loads(json.dumps(function.get("parameters", {})))
 
-    def convert(schema):
-        if isinstance(schema, dict):
-            kind = schema.get("type")
-            if isinstance(kind, list):
-                kind = next((k for k in kind if k != "null"), "any")
-            if isinstance(kind, str):
-                schema["type"] = BFCL_TYPES.get(kind, kind)
-            for sub in ("items",):
-                if sub in schema:
-                    convert(schema[sub])
-            for prop in schema.get("properties", {}).values():
-                convert(prop)
-        return schema
+    def bfcl_type(kind):
+        picked = next((k for k in kind if k != "null"), "any") if isinstance(kind, list) else kind
+        return BFCL_TYPES.get(picked, picked) if isinstance(picked, str) else kind
 
-    return {"name": function["name"], "description": function.get("description", ""), "parameters": convert(parameters)}
+    return {"name": function["name"], "description": function.get("description", ""),
+            "parameters": _retyped(function.get("parameters", {}), bfcl_type)}
 
 
 def possible_answer_of(expected: dict, parameters: dict) -> dict:
@@ -283,20 +289,10 @@ _NO_DEFAULT = object()
 
 def tool_schema(function: dict) -> dict:
     """A BFCL function description as an OpenAI/transformers tool (dict -> object, float -> number, ...)."""
-    parameters = json.loads(json.dumps(function.get("parameters", {"type": "dict", "properties": {}})))
-
-    def convert(schema):
-        if isinstance(schema, dict):
-            if isinstance(schema.get("type"), str):
-                schema["type"] = JSON_SCHEMA_TYPES.get(schema["type"], schema["type"])
-            if "items" in schema:
-                convert(schema["items"])
-            for prop in schema.get("properties", {}).values():
-                convert(prop)
-        return schema
-
+    parameters = _retyped(function.get("parameters", {"type": "dict", "properties": {}}),
+                          lambda kind: JSON_SCHEMA_TYPES.get(kind, kind) if isinstance(kind, str) else kind)
     return {"type": "function", "function": {"name": function["name"], "description": function.get("description", ""),
-                                             "parameters": convert(parameters)}}
+                                             "parameters": parameters}}
 
 
 # --- reading BFCL's files and model calls ------------------------------------------------------------------
