@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import array
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -139,16 +140,14 @@ def _rendered(batches, tokenizer, cfg: DataConfig):
         first.append(batch)
         if sum(map(len, first)) >= PARALLEL_FROM:
             break
+    policy = render_policy(cfg)
     if procs <= 1 or sum(map(len, first)) < PARALLEL_FROM or sys.platform != "linux":
-        for batch in first:
-            yield _render_batch(batch, tokenizer, cfg.mask, cfg.lenient, render_policy(cfg))
-        for batch in batches:
-            yield _render_batch(batch, tokenizer, cfg.mask, cfg.lenient, render_policy(cfg))
+        for batch in itertools.chain(first, batches):
+            yield _render_batch(batch, tokenizer, cfg.mask, cfg.lenient, policy)
         return
-    import itertools
     import multiprocessing
 
-    _WORKER = (tokenizer, cfg.mask, cfg.lenient, render_policy(cfg))
+    _WORKER = (tokenizer, cfg.mask, cfg.lenient, policy)
     pending: deque = deque()
     with multiprocessing.get_context("fork").Pool(procs) as pool:
         for batch in itertools.chain(first, batches):
