@@ -60,13 +60,8 @@ def _type_check(param: str, value, possible: list, expected: str, expected_type,
             result["is_variable"] = is_variable
             return result
         for item in possible:
-            ok = True
-            if type(item) is list:
-                for element in value:
-                    if not _type_check(param, element, item, str(nested_type), nested_type, None)["valid"]:
-                        ok = False
-                        break
-            if ok:
+            if type(item) is not list or all(_type_check(param, element, item, str(nested_type), nested_type,
+                                                         None)["valid"] for element in value):
                 return {"valid": True, "error": [], "is_variable": is_variable}
         result.update(valid=False, error_type="type_error:nested",
                       error=[f"Nested type checking failed for parameter {param!r}."])
@@ -98,9 +93,7 @@ def _list_check(param: str, value: list, possible: list) -> dict:
 def _dict_check(param: str, value: dict, possible: list) -> dict:
     result = _fail("dict_checker:unclear", f"Invalid value for parameter {param!r}.")
     for answer in possible:
-        if answer == "":
-            continue
-        if not isinstance(answer, dict):
+        if not isinstance(answer, dict):  # "" (may be omitted) included
             continue
         ok = True
         for key, item in value.items():
@@ -217,17 +210,12 @@ def check(functions: list[dict], output: list[dict], possible_answer: list[dict]
         matched: list[int] = []
         for i, answer in enumerate(possible_answer):
             description = _describe(functions, next(iter(answer)))
-            found = False
-            for index, call in enumerate(output):
-                if index in matched:
-                    continue
-                if check_simple(description, call, answer)["valid"]:
-                    matched.append(index)
-                    found = True
-                    break
-            if not found:
+            index = next((j for j, call in enumerate(output)
+                          if j not in matched and check_simple(description, call, answer)["valid"]), None)
+            if index is None:
                 return _fail("parallel_function_checker_no_order:cannot_find_match",
                              f"Could not find a matching function for index {i} of possible answers.")
+            matched.append(index)
         return OK
     description = _describe(functions, next(iter(possible_answer[0]))) if "multiple" in category else functions[0]
     return check_simple(description, output[0], possible_answer[0])
