@@ -118,9 +118,8 @@ def to_fallback(record: dict, system_role: bool = True) -> dict:
     meta["call_format"] = "fallback"
     if tools:
         meta["tools"] = tools  # the schemas, for the checker (the prompt carries them as text)
-    for key in ("targets",):
-        for target in meta.get(key, []):
-            target["turn"] = index_map[target["turn"]]
+    for target in meta.get("targets", []):
+        target["turn"] = index_map[target["turn"]]
     if "target" in meta:
         meta["target"]["turn"] = index_map[meta["target"]["turn"]]
     return out
