@@ -11,10 +11,8 @@ be added to the kept samples.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
-import typing
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -40,7 +38,7 @@ from core.curate.gates import (
 from core.curate.quality_report import QualityResult, format_summary, write_report
 from core.data.readers import add_format_arguments, iter_any
 from core.data.records import ReadStats, RecordError, write_records
-from core.train.config import ConfigError, load_yaml, set_option
+from core.train.config import ConfigError, add_dotted_options, load_yaml, set_option
 
 GATE_ORDER = ("length", "unique_tokens", "blocklist", "exact_dup", "near_dup", "embedding")
 
@@ -153,15 +151,6 @@ def read_items(paths: list[str], lenient: bool, fmt: str = "auto", task_type: st
 # --- command line -----------------------------------------------------------------------------------------
 
 
-def _options(obj, prefix: str = ""):
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        if dataclasses.is_dataclass(value):
-            yield from _options(value, f"{prefix}{f.name}.")
-        else:
-            yield f"{prefix}{f.name}", value, typing.get_type_hints(type(obj))[f.name]
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m core.curate.quality", description=__doc__.split("\n\n")[1])
     parser.add_argument("inputs", nargs="+", help="data files (records, or any format core.data.readers reads)")
@@ -173,12 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--augment-robustness", type=float, dest="augment_robustness", metavar="FRACTION",
                         help="add one robustness copy for this share of the kept samples")
     parser.add_argument("--seed", type=int, help="seed of the robustness augmentation")
-    group = parser.add_argument_group("gate options (dotted; also settable in --config YAML)")
-    for name, value, hint in _options(QualityConfig()):
-        choices = f" {{{'|'.join(map(str, typing.get_args(hint)))}}}" if typing.get_origin(hint) is Literal else ""
-        shown = ",".join(map(str, value)) if isinstance(value, list) else value
-        nargs = "+" if typing.get_origin(hint) is list else None
-        group.add_argument(f"--{name}", dest=f"opt:{name}", metavar="V", nargs=nargs, help=f"default: {shown}{choices}")
+    add_dotted_options(parser, "gate options (dotted; also settable in --config YAML)", QualityConfig())
     return parser
 
 

@@ -292,7 +292,14 @@ def build_parser(prog: str, description: str, defaults: TrainConfig, parents: li
                         help=f"continue from the latest checkpoint in --out; default: {str(d.resume).lower()}")
     # DeepSpeed's launcher appends --local_rank=N; the rank is read from the environment it also sets.
     parser.add_argument("--local_rank", "--local-rank", dest="launcher_local_rank", type=int, help=argparse.SUPPRESS)
-    group = parser.add_argument_group("all options (dotted; also settable in --config YAML)")
+    add_dotted_options(parser, "all options (dotted; also settable in --config YAML)", defaults)
+    return parser
+
+
+def add_dotted_options(parser: argparse.ArgumentParser, title: str, defaults: Any) -> None:
+    """One `--a.b V` option (dest "opt:a.b", for set_option) per leaf of the `defaults` dataclass tree, in a
+    group titled `title`; a name the parser already offers is left to that option."""
+    group = parser.add_argument_group(title)
     for name, owner, f in _leaves(defaults):
         value = getattr(owner, f.name)
         shown = ",".join(map(str, value)) if isinstance(value, list) else json.dumps(value) if isinstance(value, dict) else value
@@ -302,7 +309,6 @@ def build_parser(prog: str, description: str, defaults: TrainConfig, parents: li
             continue
         nargs = "+" if typing.get_origin(hint) is list else None
         group.add_argument(f"--{name}", dest=f"opt:{name}", metavar="V", nargs=nargs, help=f"default: {shown}{choices}")
-    return parser
 
 
 @contextlib.contextmanager
