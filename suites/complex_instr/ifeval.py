@@ -79,7 +79,6 @@ def to_constraint(instruction_id: str, kwargs: dict | None, where: str) -> dict:
     return {"type": instruction_id, "params": {**params, **_FIXED.get(instruction_id, {})}}
 
 
-
 def read_prompts(path: str) -> list[IFEvalPrompt]:
     out = []
     for line_no, row in iter_json_objects(path):
