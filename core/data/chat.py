@@ -19,21 +19,19 @@ own text, not what the template emits before it (a tools block, a default system
 from __future__ import annotations
 
 import itertools
-import re
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from core.data.adapt import RenderError, RenderPolicy, adapt_record
 from core.data.spans import Layout, Renderer, markers_layout, per_turn_layouts, prefix_layout
-from core.data.template_probe import TemplateProbe, probe_template
+from core.data.template_probe import TemplateProbe, has_generation_markers, probe_template
 
 __all__ = ["IGNORE_INDEX", "MASK_MODES", "RenderError", "RenderPolicy", "RenderedSample", "has_generation_markers",
            "render_record", "render_samples"]
 
 IGNORE_INDEX = -100
 MASK_MODES = ("all", "last", "prompt")
-_GENERATION_TAG = re.compile(r"\{%-?\s*generation\s*-?%\}")
 _THINK_END = "</think>"
 
 
@@ -52,10 +50,6 @@ class RenderedSample:
 
     def __len__(self) -> int:
         return len(self.input_ids)
-
-
-def has_generation_markers(tokenizer) -> bool:
-    return bool(tokenizer.chat_template and _GENERATION_TAG.search(tokenizer.chat_template))
 
 
 def _check_turn(layout: Layout, i: int, message: dict, sample_id: str) -> None:

@@ -18,6 +18,10 @@ _GENERATION_TAG = re.compile(r"\{%-?\s*generation\s*-?%\}")
 _CACHE: dict[str, TemplateProbe] = {}
 
 
+def has_generation_markers(tokenizer) -> bool:
+    return bool(tokenizer.chat_template and _GENERATION_TAG.search(tokenizer.chat_template))
+
+
 @dataclass(frozen=True)
 class TemplateProbe:
     markers: bool = False  # {% generation %} blocks
@@ -169,7 +173,7 @@ def probe_template(tokenizer) -> TemplateProbe:
     arguments, ids, content = form or ("object", False, None)
     parallel_form, parallel_text = _tool_probe(tokenizer, kw, 2, errors)
     probe = TemplateProbe(
-        markers=bool(_GENERATION_TAG.search(template)), prefix_stable=prefix_stable,
+        markers=has_generation_markers(tokenizer), prefix_stable=prefix_stable,
         generation_prompt_in_history=prompt_in_history, reasoning_in_history=reasoning_in_history,
         end_of_turn=end_of_turn, system=system, tools="zqdesc" in text, tool_calls="zqval0" in text,
         tool_results="zqres0" in text and "zqfinal" in text,
