@@ -240,9 +240,8 @@ def fit(cfg: TrainConfig, prepare: Callable | None = None) -> FitResult:
         loss_sum, sums, counts = reduce_sum([loss_sum, sums, counts])
         done = step + 1
         if done % cfg.log_every == 0 or done == plan.total_steps:
-            tokens = sum(len(r) for slot in step_plan.slots for rows in slot for r in rows)
             metrics = {"loss": float(loss_sum.item()), "lr": engine.get_lr()[0], "epoch": plan.epoch_of(done),
-                       "tokens_per_s": tokens / max(time.time() - step_start, 1e-9),
+                       "tokens_per_s": step_plan.report.tokens / max(time.time() - step_start, 1e-9),
                        "fill_rate": step_plan.report.fill_rate,
                        **channel_losses(sums.cpu(), counts.cpu(), channels)}
             grad_norm = engine.get_global_grad_norm() if grad_norm is None else grad_norm
