@@ -33,7 +33,7 @@ from core.curate.export_formats import TARGETS, needs_split, split_by_trained_tu
 from core.data.readers import add_format_arguments, iter_any
 from core.data.records import ReadStats, RecordError, dumps_record
 from core.errors import UserError
-from core.outputs import atomic_write
+from core.outputs import atomic_write, write_json, write_text
 
 POLICIES = ("error", "drop", "keep")
 
@@ -168,11 +168,9 @@ def export(paths: list[str], target: str, out: str, name: str | None = None, mas
             f.write(dumps_record(row) + "\n")
     files = snippets(target, out, name, report["row_mask"])
     for filename, text in files.items():
-        with atomic_write(os.path.join(out, filename), keep_partial=False) as f:
-            f.write(text)
+        write_text(os.path.join(out, filename), text)
     report.update(read=reads, files=[f"{name}.jsonl", *files])
-    with atomic_write(os.path.join(out, "export_report.json"), keep_partial=False) as f:
-        json.dump(report, f, indent=2, ensure_ascii=False)
+    write_json(os.path.join(out, "export_report.json"), report, indent=2, ensure_ascii=False)
     return report
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
 import sys
 from dataclasses import asdict, dataclass, field
@@ -28,7 +27,7 @@ from core.errors import UserError
 from core.eval.report import Thresholds, compare, markdown, plot, summarize, terminal
 from core.eval.scoring import find_scorer, score_records
 from core.model.attention import enable_packed_attention, packing_kwargs
-from core.outputs import atomic_write, write_text
+from core.outputs import write_json, write_text
 from core.train.loss import token_losses
 
 
@@ -227,8 +226,7 @@ def run(cfg: EvalConfig) -> dict:
     result = {"config": {**asdict(cfg)}, "header": header, "comparison": rows,
               "models": {label: {"path": path, "groups": summaries[label], "samples": per_model[label]}
                          for label, path in zip("AB", cfg.models)}}
-    with atomic_write(os.path.join(cfg.out, "results.json"), keep_partial=False) as f:
-        json.dump(result, f, ensure_ascii=False, indent=1)
+    write_json(os.path.join(cfg.out, "results.json"), result, ensure_ascii=False, indent=1)
     print(terminal(rows, header))
     print(f"[evaluate] wrote {cfg.out}/report.md, report.png, results.json", file=sys.stderr)
     return result

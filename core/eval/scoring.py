@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from importlib.metadata import entry_points
 
 from core.data.records import first_level, iter_json_objects, read_records
 from core.errors import UserError
-from core.outputs import atomic_write
+from core.outputs import write_json
 
 Scorer = Callable[[dict, str], dict]
 SCORER_GROUP = "sft_suites.scorers"
@@ -226,9 +225,8 @@ def eval_cli(argv: list[str] | None, prog: str, description: str, scorer: Scorer
     aggregated = aggregate(scores)
     print(format_table(aggregated))
     if args.out:
-        with atomic_write(args.out, keep_partial=False) as f:
-            json.dump({"model": args.model, "data": args.data, **extra_fields, "by_task_type": aggregated,
-                       "samples": [{"task_type": s.task_type, "replies": s.replies, "metrics": s.metrics}
-                                   for s in scores]}, f, ensure_ascii=False, indent=1)
+        write_json(args.out, {"model": args.model, "data": args.data, **extra_fields, "by_task_type": aggregated,
+                              "samples": [{"task_type": s.task_type, "replies": s.replies, "metrics": s.metrics}
+                                          for s in scores]}, ensure_ascii=False, indent=1)
         print(f"[eval] wrote {args.out}")
     return aggregated
