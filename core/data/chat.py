@@ -27,8 +27,8 @@ from core.data.adapt import RenderError, RenderPolicy, adapt_record
 from core.data.spans import Layout, Renderer, markers_layout, per_turn_layouts, prefix_layout
 from core.data.template_probe import TemplateProbe, has_generation_markers, probe_template
 
-__all__ = ["IGNORE_INDEX", "MASK_MODES", "RenderError", "RenderPolicy", "RenderedSample", "has_generation_markers",
-           "render_record", "render_samples"]
+__all__ = ["IGNORE_INDEX", "MASK_MODES", "LaidOut", "RenderError", "RenderPolicy", "RenderedSample",
+           "encode_laid_out", "has_generation_markers", "lay_out", "render_record", "render_samples"]
 
 IGNORE_INDEX = -100
 MASK_MODES = ("all", "last", "prompt")
@@ -125,20 +125,29 @@ def _fast_labels(encoding, text_len: int, trained_spans, untrained_spans, overla
     return ids, labels
 
 
-def _encode(layout: Layout, tokenizer, trained_spans, untrained_spans, prompt_mode: bool):
-    """One encode of the whole rendering; labels from where the spans' characters fall. Fast tokenizers are
-    called through their Rust backend (the transformers wrapper costs as much as the encode itself)."""
-    overlap_spans = layout.spans if layout.overlap else []
+def _encodings(texts: list[str], tokenizer) -> list:
+    """One batched encode of the texts. Fast tokenizers are called through their Rust backend (the transformers
+    wrapper costs as much as the encode itself); others give (ids, offsets) pairs."""
     backend = getattr(tokenizer, "_tokenizer", None) if getattr(tokenizer, "is_fast", False) else None
     if backend is not None:
-        encoding = backend.encode(layout.text, add_special_tokens=False)
+        return backend.encode_batch(texts, add_special_tokens=False)
+    out = []
+    for text in texts:
+        encoding = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        out.append((list(encoding["input_ids"]), _offsets_array(encoding["offset_mapping"])))
+    return out
+
+
+def _labels(encoding, layout: Layout, trained_spans, untrained_spans, prompt_mode: bool):
+    """Labels from where the spans' characters fall in the one encoding of the layout's text."""
+    overlap_spans = layout.spans if layout.overlap else []
+    if not isinstance(encoding, tuple):
         fast = _fast_labels(encoding, len(layout.text), trained_spans, untrained_spans, overlap_spans, prompt_mode)
         if fast is not None:
             return fast
         input_ids, offsets = list(encoding.ids), _offsets_array(encoding.offsets)
     else:
-        encoding = tokenizer(layout.text, add_special_tokens=False, return_offsets_mapping=True)
-        input_ids, offsets = list(encoding["input_ids"]), _offsets_array(encoding["offset_mapping"])
+        input_ids, offsets = encoding
     starts, ends = offsets[:, 0], offsets[:, 1]
     trained = np.full(len(input_ids), prompt_mode, dtype=bool)
     for spans, value in ((trained_spans, True), (untrained_spans, False)):
@@ -159,28 +168,40 @@ def _strategy(policy: RenderPolicy, probe: TemplateProbe, use_generation_markers
     return policy.strategy
 
 
-def render_samples(
+@dataclass
+class LaidOut:
+    """A record rendered to text and character spans, waiting for its one encode per sample."""
+    layouts: list[Layout]
+    trained: list[list[tuple[int, int]]]  # per layout: the spans whose starting tokens are trained
+    untrained: list[tuple[int, int]]
+    mask: str
+    task_type: str
+    sample_id: str
+    kinds: dict[str, int]
+
+
+def lay_out(
     record: dict,
     tokenizer,
     mask: str = "all",
     sample_id: str = "",
-    end_of_turn_token: str | None = None,
-    use_generation_markers: bool | None = None,
     policy: RenderPolicy | None = None,
     probe: TemplateProbe | None = None,
-) -> list[RenderedSample]:
-    """The training samples of one record: one, or (strategy per_turn) one per trained assistant turn."""
+    use_generation_markers: bool | None = None,
+    template_kw: dict | None = None,
+) -> LaidOut:
+    """Everything of rendering a record but the encode: adaptation, the strategy's texts and spans, the checks
+    that no trained turn lost its call, answer or end-of-turn text. `template_kw` (template_kwargs of the
+    tokenizer) spares a caller that lays out many records computing it for each."""
     if mask not in MASK_MODES:
         raise ValueError(f"mask must be one of {MASK_MODES}, got {mask!r}")
     policy = policy or RenderPolicy()
-    if end_of_turn_token:
-        policy = replace(policy, end_of_turn=end_of_turn_token)
     probe = probe or probe_template(tokenizer)
     task_type = record.get("task_type", "")
     sample_id = sample_id or f"sample ({task_type})"
     record, kinds = adapt_record(record, probe, policy, sample_id)
     messages, tools = record["messages"], record.get("tools") or None
-    r = Renderer(tokenizer, messages, tools, sample_id)
+    r = Renderer(tokenizer, messages, tools, sample_id, template_kw)
     assistant = [i for i, m in enumerate(messages) if m["role"] == "assistant"]
 
     def default_trained(i: int) -> bool:
@@ -197,24 +218,25 @@ def render_samples(
     may_append = bool(policy.end_of_turn) or not probe.end_of_turn
     strategy = _strategy(policy, probe, use_generation_markers)
     layouts: list[Layout]
+    untrained = []
     if mask == "prompt":
         layouts = [Layout(r.text(len(messages)), [], strategy="prompt")]
         untrained = [r.message_span(i) for i, m in enumerate(messages) if not flags[i]]
     elif strategy == "markers":
-        layouts, untrained = [markers_layout(r, assistant, trained_turns)], []
+        layouts = [markers_layout(r, assistant, trained_turns)]
     elif strategy == "per_turn" or (strategy == "auto_no_markers" and not probe.prefix_stable):
         if flagged:
             raise RenderError(f"{sample_id}: messages[{flagged[0]}] is a flagged {messages[flagged[0]]['role']} message, "
                               "which the per_turn strategy cannot train; remove its train flag", "flag_unsupported")
-        layouts, untrained = per_turn_layouts(r, trained_turns, eot, may_append), []
+        layouts = per_turn_layouts(r, trained_turns, eot, may_append)
     else:
         try:
-            layouts, untrained = [prefix_layout(r, trained_turns, eot, may_append, assistant)], []
+            layouts = [prefix_layout(r, trained_turns, eot, may_append, assistant)]
         except RenderError as e:
             if e.reason != "not_prefix_stable" or strategy != "auto_no_markers" or flagged:
                 raise
-            layouts, untrained = per_turn_layouts(r, trained_turns, eot, may_append), []
-    samples = []
+            layouts = per_turn_layouts(r, trained_turns, eot, may_append)
+    trained = []
     for layout in layouts:
         for i in layout.turns:
             _check_turn(layout, i, messages[i], sample_id)
@@ -222,11 +244,46 @@ def render_samples(
                 raise RenderError(f"{sample_id}: messages[{i}] is trained but its end-of-turn token {eot!r} is not",
                                   "untrained_end_of_turn")
         extra = [tuple(map(layout.moved, r.message_span(i))) for i in flagged] if layout.strategy != "per_turn" else []
-        input_ids, labels = _encode(layout, tokenizer, ([] if layout.overlap else layout.spans) + extra,
-                                    untrained, mask == "prompt")
-        samples.append(RenderedSample(input_ids, labels, task_type, sample_id, layout.strategy, dict(kinds)))
-    if not samples or not any(s.num_trained for s in samples):
-        raise RenderError(f"{sample_id}: no token is trained under mask {mask!r}", "nothing_trained")
+        trained.append(([] if layout.overlap else layout.spans) + extra)
+    return LaidOut(layouts, trained, untrained, mask, task_type, sample_id, dict(kinds))
+
+
+def encode_laid_out(laid_out: list[LaidOut], tokenizer) -> list[list[RenderedSample] | RenderError]:
+    """The samples of each laid-out record (or the RenderError that nothing of it is trained), from one
+    batched encode of all their texts."""
+    encodings = iter(_encodings([layout.text for item in laid_out for layout in item.layouts], tokenizer))
+    out = []
+    for item in laid_out:
+        samples = []
+        for layout, trained in zip(item.layouts, item.trained):
+            input_ids, labels = _labels(next(encodings), layout, trained, item.untrained, item.mask == "prompt")
+            samples.append(RenderedSample(input_ids, labels, item.task_type, item.sample_id, layout.strategy,
+                                          item.kinds))
+        if not samples or not any(s.num_trained for s in samples):
+            out.append(RenderError(f"{item.sample_id}: no token is trained under mask {item.mask!r}", "nothing_trained"))
+        else:
+            out.append(samples)
+    return out
+
+
+def render_samples(
+    record: dict,
+    tokenizer,
+    mask: str = "all",
+    sample_id: str = "",
+    end_of_turn_token: str | None = None,
+    use_generation_markers: bool | None = None,
+    policy: RenderPolicy | None = None,
+    probe: TemplateProbe | None = None,
+) -> list[RenderedSample]:
+    """The training samples of one record: one, or (strategy per_turn) one per trained assistant turn."""
+    policy = policy or RenderPolicy()
+    if end_of_turn_token:
+        policy = replace(policy, end_of_turn=end_of_turn_token)
+    (samples,) = encode_laid_out([lay_out(record, tokenizer, mask, sample_id, policy, probe, use_generation_markers)],
+                                 tokenizer)
+    if isinstance(samples, RenderError):
+        raise samples
     return samples
 
 

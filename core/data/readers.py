@@ -299,6 +299,9 @@ def from_records(row: dict, task_type: str, mapped, explicit_task_type: bool) ->
     return row
 
 
+_FROM = {"openai": from_openai, "alpaca": from_alpaca, "sharegpt": from_sharegpt}
+
+
 # --- the reader ----------------------------------------------------------------------------------------------
 
 def add_format_arguments(parser) -> None:
@@ -332,6 +335,7 @@ def iter_any(
     chosen = None if fmt == "auto" else fmt
     if chosen:
         stats.format = chosen
+    mapped = Counter()  # what making this row's record changed, by kind
     for line, row in read_rows(path):
         try:
             if isinstance(row, SchemaError):
@@ -341,18 +345,19 @@ def iter_any(
                 stats.format = chosen
             if chosen != "records" and not isinstance(row, dict):
                 raise SchemaError("", "expected a JSON object", "wrong_type")
-            mapped = Counter()  # counted only for rows that are read
             if chosen == "records":
                 record = from_records(row, default_type, mapped, bool(task_type))
             else:
-                record = {"openai": from_openai, "alpaca": from_alpaca, "sharegpt": from_sharegpt}[chosen](
-                    row, default_type, mapped)
+                record = _FROM[chosen](row, default_type, mapped)
             validate_record(record, extra_roles)
         except SchemaError as e:
             if not lenient:
                 raise RecordError(path, line, e) from None
             stats.skipped[e.reason] += 1
+            mapped.clear()  # counted only for rows that are read
             continue
-        stats.mapped.update(mapped)
+        if mapped:
+            stats.mapped.update(mapped)
+            mapped.clear()
         stats.read += 1
         yield (line, record) if with_lines else record

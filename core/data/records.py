@@ -25,8 +25,9 @@ from core.errors import UserError
 from core.outputs import EmptyInput, atomic_write, text_lines
 
 STANDARD_ROLES = ("system", "user", "assistant", "tool")
-RECORD_KEYS = {"messages", "tools", "task_type", "meta", "id"}
-MESSAGE_KEYS = {"role", "content", "train", "tool_calls", "name", "tool_call_id"}
+_STANDARD_ROLES = frozenset(STANDARD_ROLES)
+RECORD_KEYS = frozenset({"messages", "tools", "task_type", "meta", "id"})
+MESSAGE_KEYS = frozenset({"role", "content", "train", "tool_calls", "name", "tool_call_id"})
 TASK_TYPE_RE = re.compile(r"^[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)+$")
 
 
@@ -113,12 +114,13 @@ def _check_call_against_tools(call: dict, tools: dict[str, dict], field: str) ->
 
 
 def validate_record(record: Any, extra_roles: Iterable[str] = ()) -> None:
-    """Raise SchemaError for the first problem found; return None when the record is valid."""
-    roles = set(STANDARD_ROLES) | set(extra_roles)
+    """Raise SchemaError for the first problem found; return None when the record is valid. Field names are
+    spelled out only for the error (this runs once per line of every data set read)."""
+    roles = _STANDARD_ROLES.union(extra_roles) if extra_roles else _STANDARD_ROLES
     _expect(record, dict, "", "a JSON object")
-    unknown = sorted(set(record) - RECORD_KEYS)
-    if unknown:
-        raise SchemaError(unknown[0], "unknown field (put free-form data under meta)", "unknown_field")
+    if not RECORD_KEYS.issuperset(record):
+        raise SchemaError(sorted(set(record) - RECORD_KEYS)[0], "unknown field (put free-form data under meta)",
+                          "unknown_field")
     if "messages" not in record:
         raise SchemaError("messages", "missing", "missing_field")
     messages = record["messages"]
@@ -144,24 +146,25 @@ def validate_record(record: Any, extra_roles: Iterable[str] = ()) -> None:
     open_calls = 0
     has_assistant = False
     for i, msg in enumerate(messages):
-        where = f"messages[{i}]"
-        _expect(msg, dict, where, "an object")
-        unknown = sorted(set(msg) - MESSAGE_KEYS)
-        if unknown:
-            raise SchemaError(f"{where}.{unknown[0]}", "unknown field", "unknown_field")
+        if type(msg) is not dict:
+            _expect(msg, dict, f"messages[{i}]", "an object")
+        if not MESSAGE_KEYS.issuperset(msg):
+            raise SchemaError(f"messages[{i}].{sorted(set(msg) - MESSAGE_KEYS)[0]}", "unknown field", "unknown_field")
         if "role" not in msg:
-            raise SchemaError(f"{where}.role", "missing", "missing_field")
+            raise SchemaError(f"messages[{i}].role", "missing", "missing_field")
         role = msg["role"]
-        _expect(role, str, f"{where}.role", "a string")
+        if type(role) is not str:
+            _expect(role, str, f"messages[{i}].role", "a string")
         if role not in roles:
-            raise SchemaError(f"{where}.role", f'unknown role "{role}"', "unknown_role")
+            raise SchemaError(f"messages[{i}].role", f'unknown role "{role}"', "unknown_role")
         content = msg.get("content")
         calls = msg.get("tool_calls")
-        if content is not None:
-            _expect(content, str, f"{where}.content", "a string")
-        if "train" in msg:
-            _expect(msg["train"], bool, f"{where}.train", "true or false")
+        if content is not None and type(content) is not str:
+            _expect(content, str, f"messages[{i}].content", "a string")
+        if "train" in msg and type(msg["train"]) is not bool:
+            _expect(msg["train"], bool, f"messages[{i}].train", "true or false")
         if calls is not None:
+            where = f"messages[{i}]"
             if role != "assistant":
                 raise SchemaError(f"{where}.tool_calls", f'only assistant messages may call tools, not "{role}"',
                                   "misplaced_tool_calls")
@@ -172,10 +175,11 @@ def validate_record(record: Any, extra_roles: Iterable[str] = ()) -> None:
             open_calls = len(calls)
         if role == "tool":
             if open_calls == 0:
-                raise SchemaError(where, "tool result without a preceding assistant tool call", "orphan_tool_result")
+                raise SchemaError(f"messages[{i}]", "tool result without a preceding assistant tool call",
+                                  "orphan_tool_result")
             open_calls -= 1
         if not content and not calls and role != "tool":
-            raise SchemaError(f"{where}.content", "empty message (no content and no tool_calls)", "empty_message")
+            raise SchemaError(f"messages[{i}].content", "empty message (no content and no tool_calls)", "empty_message")
         has_assistant |= role == "assistant"
     if not has_assistant:
         raise SchemaError("messages", "no assistant message to train on", "no_assistant")

@@ -24,12 +24,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
-from core.data.chat import RenderedSample, RenderError, render_samples
+from core.data.chat import LaidOut, RenderedSample, RenderError, encode_laid_out, lay_out
 from core.data.config import DataConfig, render_policy
 from core.data.readers import iter_any
 from core.data.records import ReadStats, first_level
 from core.data.store import SampleSet, SampleStore, SampleWriter
 from core.data.template_probe import probe_template
+from core.data.template_render import template_kwargs
 
 CACHE_VERSION = "3"  # bump when rendering or the store's layout changes (3: chat-template probe, strategies, adaptations)
 BATCH_RECORDS = 64  # records per rendering task
@@ -80,27 +81,37 @@ def _fingerprint(path: str, tokenizer, cfg: DataConfig) -> str:
 
 
 def _render_batch(records: list[tuple[str, dict]], tokenizer, mask: str, lenient: bool, policy=None) -> dict:
-    """Render (sample_id, record) pairs into flat int32 arrays; render failures are counted by reason when
-    lenient, else raised."""
+    """Render (sample_id, record) pairs into flat int32 arrays, with one batched encode of all their texts; render
+    failures are counted by reason when lenient, else the first one (in record order) is raised."""
     ids, labels, lengths, task_types, sample_ids, failed = [], [], [], [], [], Counter()
     rendered = Counter()  # strategy:<name> per sample, adaptation kinds (core.data.adapt) per record
     probe = probe_template(tokenizer)  # once per batch: its cache key hashes the whole template
+    kw = template_kwargs(tokenizer)
+    outcomes: list = []  # per record: its LaidOut, or the RenderError of laying it out
     for sample_id, record in records:
         try:
-            samples = render_samples(record, tokenizer, mask=mask, sample_id=sample_id, policy=policy, probe=probe)
+            outcomes.append(lay_out(record, tokenizer, mask, sample_id, policy, probe, template_kw=kw))
         except RenderError as e:
+            outcomes.append(e)
+    encoded = iter(encode_laid_out([o for o in outcomes if isinstance(o, LaidOut)], tokenizer))
+    strategies = []
+    for outcome in outcomes:
+        samples = next(encoded) if isinstance(outcome, LaidOut) else outcome
+        if isinstance(samples, RenderError):
             if not lenient:
-                raise
-            failed[f"render_error/{e.reason}"] += 1
+                raise samples
+            failed[f"render_error/{samples.reason}"] += 1
             continue
-        rendered.update(samples[0].adaptations)
+        if samples[0].adaptations:
+            rendered.update(samples[0].adaptations)
         for s in samples:  # one, or one per trained turn (templates that rewrite history)
-            rendered[f"strategy:{s.strategy}"] += 1
+            strategies.append(s.strategy)
             ids += s.input_ids
             labels += s.labels
             lengths.append(len(s.input_ids))
-            task_types.append(record["task_type"])
-            sample_ids.append(sample_id)
+            task_types.append(s.task_type)
+            sample_ids.append(s.sample_id)
+    rendered.update({f"strategy:{name}": n for name, n in Counter(strategies).items()})
     return {"input_ids": np.array(ids, dtype=np.int32), "labels": np.array(labels, dtype=np.int32),
             "lengths": lengths, "task_type": task_types, "sample_id": sample_ids, "failed": failed,
             "rendered": rendered}

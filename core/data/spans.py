@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from core.data.adapt import RenderError
-from core.data.template_render import TemplateError, render
+from core.data.template_render import TemplateError, render, template_kwargs
 
 
 @dataclass
@@ -34,9 +34,13 @@ class Renderer:
     """Renders prefixes of one record, each once, and turns template exceptions into RenderErrors naming the
     message the template failed on."""
 
-    def __init__(self, tokenizer, messages, tools, sample_id: str):
+    def __init__(self, tokenizer, messages, tools, sample_id: str, kw: dict | None = None):
         self.tokenizer, self.messages, self.tools, self.sample_id = tokenizer, messages, tools, sample_id
+        self.kw = template_kwargs(tokenizer) if kw is None else kw
         self._cache: dict[tuple[int, bool], str] = {}
+
+    def render(self, messages: list[dict], generation_prompt: bool = False, generation_spans: bool = False):
+        return render(self.tokenizer, messages, self.tools, generation_prompt, self.kw, generation_spans)
 
     def text(self, n: int, generation_prompt: bool = False) -> str:
         if n == 0 and not generation_prompt:
@@ -44,7 +48,7 @@ class Renderer:
         key = (n, generation_prompt)
         if key not in self._cache:
             try:
-                self._cache[key] = render(self.tokenizer, self.messages[:n], self.tools, generation_prompt)
+                self._cache[key] = self.render(self.messages[:n], generation_prompt)
             except TemplateError as e:
                 raise self.error(e) from None
         return self._cache[key]
@@ -53,7 +57,7 @@ class Renderer:
         bad = len(self.messages) - 1
         for k in range(1, len(self.messages) + 1):
             try:
-                render(self.tokenizer, self.messages[:k], self.tools, False)
+                self.render(self.messages[:k])
             except TemplateError:
                 bad = k - 1
                 break
@@ -80,8 +84,8 @@ class Renderer:
         one = self.end(1)
         for probe in ([first, first], [first, {"role": "assistant", "content": "ok"}, first]):
             try:
-                whole = render(self.tokenizer, probe, self.tools, False)
-                before = render(self.tokenizer, probe[:-1], self.tools, False)
+                whole = self.render(probe)
+                before = self.render(probe[:-1])
             except TemplateError:  # the template rejects the probe (e.g. a role order it forbids)
                 continue
             own = whole[len(before):] if whole.startswith(before) else None
@@ -176,7 +180,7 @@ def _served(r: Renderer, i: int) -> tuple[str, int]:
         return text, len(prompt)
     n = _boundary(r.tokenizer, prompt, _common(prompt, text))
     try:
-        other = render(r.tokenizer, [*r.messages[:i], {"role": "assistant", "content": "zq"}], r.tools, False)
+        other = r.render([*r.messages[:i], {"role": "assistant", "content": "zq"}])
     except TemplateError:
         return text, n
     turn = _boundary(r.tokenizer, text, _common(text, other))
@@ -205,7 +209,7 @@ def _with_inserts(text: str, spans: dict, inserts: dict, trained: list[int], str
 
 def markers_layout(r: Renderer, assistant: list[int], trained: list[int]) -> Layout:
     try:
-        text, generation = render(r.tokenizer, r.messages, r.tools, False, generation_spans=True)
+        text, generation = r.render(r.messages, generation_spans=True)
     except TemplateError as e:
         raise r.error(e) from None
     r._cache[(len(r.messages), False)] = text
