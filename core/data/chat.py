@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 import numpy as np
 
+from core.data import byte_offsets
 from core.data.adapt import RenderError, RenderPolicy, adapt_record
 from core.data.spans import Layout, Renderer, markers_layout, per_turn_layouts, prefix_layout
 from core.data.template_probe import TemplateProbe, has_generation_markers, probe_template
@@ -71,65 +73,67 @@ def _offsets_array(offsets) -> np.ndarray:
     return flat.reshape(-1, 2)
 
 
-class _FastBounds:
-    """Token indices of character positions from a fast tokenizer's Encoding: a few char_to_token /
-    token_to_chars calls per span instead of a Python pass over every token's offsets. Offsets are
-    non-decreasing; None where the encoding cannot answer (a character no token covers)."""
+# Token indices of character positions from a fast tokenizer's Encoding: a few char_to_token / token_to_chars
+# calls per span instead of a Python pass over every token's offsets. Offsets are non-decreasing; None where
+# the encoding cannot answer (a character no token covers).
 
-    def __init__(self, encoding, n: int, text_len: int):
-        self.encoding, self.n, self.text_len = encoding, n, text_len
-
-    def _start(self, t: int) -> int:
-        return self.encoding.token_to_chars(t)[0]
-
-    def first_starting_at(self, c: int) -> int | None:
-        """The first token whose start is >= c."""
-        if c >= self.text_len:
-            return self.n
-        t = self.encoding.char_to_token(c)
-        if t is None:
-            return None
-        while t < self.n and self._start(t) < c:
-            t += 1
-        while t > 0 and self._start(t - 1) >= c:
-            t -= 1
-        return t
-
-    def first_ending_after(self, c: int) -> int | None:
-        """The first token whose end is > c."""
-        if c >= self.text_len:
-            return self.n
-        t = self.encoding.char_to_token(c)
-        if t is None:
-            return None
-        while t > 0 and self.encoding.token_to_chars(t - 1)[1] > c:
-            t -= 1
-        return t
+def _first_starting_at(encoding, n: int, text_len: int, c: int) -> int | None:
+    """The first token whose start is >= c."""
+    if c >= text_len:
+        return n
+    t = encoding.char_to_token(c)
+    if t is None:
+        return None
+    while t < n and encoding.token_to_chars(t)[0] < c:
+        t += 1
+    while t > 0 and encoding.token_to_chars(t - 1)[0] >= c:
+        t -= 1
+    return t
 
 
-def _fast_labels(encoding, text_len: int, trained_spans, untrained_spans, overlap_spans, prompt_mode: bool):
-    ids = encoding.ids
-    bounds = _FastBounds(encoding, len(ids), text_len)
+def _first_ending_after(encoding, n: int, text_len: int, c: int) -> int | None:
+    """The first token whose end is > c."""
+    if c >= text_len:
+        return n
+    t = encoding.char_to_token(c)
+    if t is None:
+        return None
+    while t > 0 and encoding.token_to_chars(t - 1)[1] > c:
+        t -= 1
+    return t
+
+
+def _span_labels(ids: list[int], starting_at, ending_after, trained_spans, untrained_spans, overlap_spans,
+                 prompt_mode: bool):
+    """Labels from token indices of character positions: starting_at(c) is the first token whose start is >= c,
+    ending_after(c) the first whose end is > c (None where the encoding cannot tell)."""
     labels = list(ids) if prompt_mode else [IGNORE_INDEX] * len(ids)
     for spans, value in ((trained_spans, True), (untrained_spans, False)):
         for a, b in spans:  # tokens that start inside [a, b)
-            j0, j1 = bounds.first_starting_at(a), bounds.first_starting_at(b)
+            j0, j1 = starting_at(a), starting_at(b)
             if j0 is None or j1 is None:
                 return None
             labels[j0:j1] = ids[j0:j1] if value else [IGNORE_INDEX] * max(0, j1 - j0)
     for a, b in overlap_spans:  # markers: a token is trained when it overlaps a span
-        j0, j1 = bounds.first_ending_after(a), bounds.first_starting_at(b)
+        j0, j1 = ending_after(a), starting_at(b)
         if j0 is None or j1 is None:
             return None
         labels[j0:j1] = ids[j0:j1]
     return ids, labels
 
 
-def _encodings(texts: list[str], tokenizer) -> list:
+def _backend(tokenizer):
+    return getattr(tokenizer, "_tokenizer", None) if getattr(tokenizer, "is_fast", False) else None
+
+
+def _encodings(texts: list[str], tokenizer, table) -> list:
     """One batched encode of the texts. Fast tokenizers are called through their Rust backend (the transformers
-    wrapper costs as much as the encode itself); others give (ids, offsets) pairs."""
-    backend = getattr(tokenizer, "_tokenizer", None) if getattr(tokenizer, "is_fast", False) else None
+    wrapper costs as much as the encode itself), without offsets where the byte lengths of a byte-level
+    vocabulary (`table`, core.data.byte_offsets) give them; others give (ids, offsets) pairs."""
+    backend = _backend(tokenizer)
     if backend is not None:
+        if table is not None:
+            return backend.encode_batch_fast(texts, add_special_tokens=False)
         return backend.encode_batch(texts, add_special_tokens=False)
     out = []
     for text in texts:
@@ -138,11 +142,22 @@ def _encodings(texts: list[str], tokenizer) -> list:
     return out
 
 
-def _labels(encoding, layout: Layout, trained_spans, untrained_spans, prompt_mode: bool):
+def _labels(encoding, layout: Layout, trained_spans, untrained_spans, prompt_mode: bool, tokenizer, table):
     """Labels from where the spans' characters fall in the one encoding of the layout's text."""
+    text = layout.text
     overlap_spans = layout.spans if layout.overlap else []
+    spans = (trained_spans, untrained_spans, overlap_spans, prompt_mode)
+    if table is not None:
+        ids = encoding.ids
+        ends = byte_offsets.token_byte_ends(table, ids)
+        if ends and ends[-1] == byte_offsets.byte_position(text, len(text)):
+            return _span_labels(ids, partial(byte_offsets.first_starting_at, ends, text),
+                                partial(byte_offsets.first_ending_after, ends, text), *spans)
+        encoding = _backend(tokenizer).encode(text, add_special_tokens=False)  # this one with its offsets
     if not isinstance(encoding, tuple):
-        fast = _fast_labels(encoding, len(layout.text), trained_spans, untrained_spans, overlap_spans, prompt_mode)
+        n = len(encoding)
+        fast = _span_labels(encoding.ids, partial(_first_starting_at, encoding, n, len(text)),
+                            partial(_first_ending_after, encoding, n, len(text)), *spans)
         if fast is not None:
             return fast
         input_ids, offsets = list(encoding.ids), _offsets_array(encoding.offsets)
@@ -203,15 +218,12 @@ def lay_out(
     messages, tools = record["messages"], record.get("tools") or None
     r = Renderer(tokenizer, messages, tools, sample_id, template_kw)
     assistant = [i for i, m in enumerate(messages) if m["role"] == "assistant"]
-
-    def default_trained(i: int) -> bool:
-        if mask == "prompt":
-            return True
-        if mask == "last":
-            return i == assistant[-1]
-        return messages[i]["role"] == "assistant"
-
-    flags = [m.get("train", default_trained(i)) for i, m in enumerate(messages)]
+    if mask == "all":  # a message's own "train" flag, else the mask's default for it
+        flags = [m.get("train", m["role"] == "assistant") for m in messages]
+    elif mask == "last":
+        flags = [m.get("train", i == assistant[-1]) for i, m in enumerate(messages)]
+    else:
+        flags = [m.get("train", True) for m in messages]
     trained_turns = [i for i in assistant if flags[i]] if mask != "prompt" else []
     flagged = [i for i, m in enumerate(messages) if m["role"] != "assistant" and flags[i]] if mask != "prompt" else []
     eot = policy.end_of_turn or probe.end_of_turn or (tokenizer.eos_token or "")
@@ -251,12 +263,14 @@ def lay_out(
 def encode_laid_out(laid_out: list[LaidOut], tokenizer) -> list[list[RenderedSample] | RenderError]:
     """The samples of each laid-out record (or the RenderError that nothing of it is trained), from one
     batched encode of all their texts."""
-    encodings = iter(_encodings([layout.text for item in laid_out for layout in item.layouts], tokenizer))
+    table = byte_offsets.byte_lengths(tokenizer)
+    encodings = iter(_encodings([layout.text for item in laid_out for layout in item.layouts], tokenizer, table))
     out = []
     for item in laid_out:
         samples = []
         for layout, trained in zip(item.layouts, item.trained):
-            input_ids, labels = _labels(next(encodings), layout, trained, item.untrained, item.mask == "prompt")
+            input_ids, labels = _labels(next(encodings), layout, trained, item.untrained, item.mask == "prompt",
+                                        tokenizer, table)
             samples.append(RenderedSample(input_ids, labels, item.task_type, item.sample_id, layout.strategy,
                                           item.kinds))
         if not samples or not any(s.num_trained for s in samples):

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm import tqdm
 
+from core.data.byte_offsets import byte_lengths
 from core.data.chat import LaidOut, RenderedSample, RenderError, encode_laid_out, lay_out
 from core.data.config import DataConfig, render_policy
 from core.data.readers import iter_any
@@ -158,6 +159,7 @@ def _rendered(batches, tokenizer, cfg: DataConfig):
         return
     import multiprocessing
 
+    probe_template(tokenizer), byte_lengths(tokenizer)  # computed once here, inherited by the forked workers
     _WORKER = (tokenizer, cfg.mask, cfg.lenient, policy)
     pending: deque = deque()
     with multiprocessing.get_context("fork").Pool(procs) as pool:
