@@ -3,6 +3,8 @@
 
   render      core.data.load_source into the memory-mapped store (cold cache), tokens/s per core (num_proc=1),
               and with every core (data.num_proc default)
+              (render, plain and hf-map per core: medians of 3 alternating rounds over the same records, in
+              a fresh process of their own)
   plain       tokenizer(texts) in batches of 1000 over the same rendered chat texts (no masks): the floor
   hf-map      datasets.map(apply_chat_template(..., return_assistant_tokens_mask=True)), the TRL /
               LLaMA-Factory path, one process
@@ -24,6 +26,7 @@ import argparse
 import json
 import os
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,6 +35,7 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
+ROUNDS = 3  # alternating rounds of plain, hf-map and render for the per-core rates
 WORDS = ("data model train token loss batch rank node cache shard sample mix epoch step value answer question "
          "search tool call result file line field error count share weight order plan pack row length "
          "数据 训练 模型 答案 问题").split()
@@ -141,11 +145,60 @@ def run_probe(data: str, cache: str, out: str, steps: int, ranks: int) -> list[d
     return results
 
 
+# --- the per-core rates: a fresh process, as a trainer renders (not one holding a million synthetic records) ---
+
+def rates(args) -> None:
+    from datasets import Dataset
+
+    from core.data.config import DataConfig
+    from core.data.records import read_records
+    from core.data.sources import load_source
+    from core.model.loading import load_tokenizer
+
+    tokenizer = load_tokenizer("tiny")
+    records = read_records(args.rates)
+    texts = [tokenizer.apply_chat_template(r["messages"], tokenize=False) for r in records]
+    dataset = Dataset.from_list([{"messages": r["messages"]} for r in records])
+
+    def plain() -> float:
+        started = time.perf_counter()
+        tokens = sum(len(ids) for k in range(0, len(texts), 1000)
+                     for ids in tokenizer(texts[k : k + 1000], add_special_tokens=False)["input_ids"])
+        return tokens / (time.perf_counter() - started)
+
+    def hf_map() -> float:
+        started = time.perf_counter()
+        mapped = dataset.map(lambda ex: tokenizer.apply_chat_template(
+            ex["messages"], tokenize=True, return_dict=True, return_assistant_tokens_mask=True),
+            remove_columns=["messages"], load_from_cache_file=False, keep_in_memory=True)
+        elapsed = time.perf_counter() - started
+        return sum(len(x) for x in mapped["input_ids"]) / elapsed
+
+    def render(k: int) -> float:  # a cold cache each time
+        started = time.perf_counter()
+        one = load_source(args.rates, tokenizer, DataConfig(cache_dir=f"{args.cache}-{k}", num_proc=1), progress=False)
+        return int(one.store.lengths.sum()) / (time.perf_counter() - started)
+
+    rounds = [(plain(), hf_map(), render(k)) for k in range(ROUNDS)]  # alternating: drift hits all three alike
+    out = dict(zip(("plain_tok_s", "hf_map_tok_s", "render_tok_s_per_core"),
+                   (statistics.median(r[i] for r in rounds) for i in range(3))))
+    out["ratio"] = statistics.median(r[2] / r[0] for r in rounds)
+    out["ratio_rounds"] = [round(r[2] / r[0], 3) for r in rounds]
+    print(json.dumps(out))
+
+
+def run_rates(subset: str, cache: str) -> dict:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": REPO, "TOKENIZERS_PARALLELISM": "false"}
+    done = subprocess.run([sys.executable, os.path.abspath(__file__), "--rates", subset, "--cache", cache], env=env,
+                          capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"rates failed:\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 # --- the side-by-side ---------------------------------------------------------------------------------------
 
 def measure(n: int, work: str, steps: int, rate_sample: int) -> dict:
-    from datasets import Dataset
-
     from core.data.config import DataConfig
     from core.data.records import write_records
     from core.data.sources import load_source, num_proc
@@ -159,26 +212,9 @@ def measure(n: int, work: str, steps: int, rate_sample: int) -> dict:
     sub = records[:rate_sample]
     row: dict = {"samples": n, "short": short}
 
-    texts = [tokenizer.apply_chat_template(r["messages"], tokenize=False) for r in sub]
-    started = time.perf_counter()
-    tokens = sum(len(ids) for k in range(0, len(texts), 1000)
-                 for ids in tokenizer(texts[k : k + 1000], add_special_tokens=False)["input_ids"])
-    row["plain_tok_s"] = tokens / (time.perf_counter() - started)
-
-    dataset = Dataset.from_list([{"messages": r["messages"]} for r in sub])
-    started = time.perf_counter()
-    mapped = dataset.map(lambda ex: tokenizer.apply_chat_template(ex["messages"], tokenize=True, return_dict=True,
-                                                                   return_assistant_tokens_mask=True),
-                         remove_columns=["messages"], load_from_cache_file=False, keep_in_memory=True)
-    elapsed = time.perf_counter() - started
-    row["hf_map_tok_s"] = sum(len(x) for x in mapped["input_ids"]) / elapsed
-
     subset = os.path.join(work, f"chat{n}.sub.jsonl")
     write_records(subset, sub)
-    cache1 = os.path.join(work, f"cache{n}-1proc")
-    started = time.perf_counter()
-    one = load_source(subset, tokenizer, DataConfig(cache_dir=cache1, num_proc=1), progress=False)
-    row["render_tok_s_per_core"] = int(one.store.lengths.sum()) / (time.perf_counter() - started)
+    row.update(run_rates(subset, os.path.join(work, f"rates{n}")))
 
     cache = os.path.join(work, f"cache{n}")
     row["cores"] = num_proc(DataConfig())
@@ -192,7 +228,7 @@ def measure(n: int, work: str, steps: int, rate_sample: int) -> dict:
     row["reload_s"] = time.perf_counter() - started
     row["reload_s_per_10M_tokens"] = row["reload_s"] / row["tokens"] * 1e7
     assert len(again.store) == len(full.store)
-    del records, texts, dataset, mapped
+    del records, sub
 
     single = run_probe(path, cache, os.path.join(work, f"probe{n}-1"), steps, 1)[0]
     row["growth_bytes_per_token"] = (single["after_data"]["VmRSS"] - single["before_data"]["VmRSS"]) / row["tokens"]
@@ -213,12 +249,13 @@ def report(rows: list[dict], out: str) -> None:
           f"{'steady':>6} | {'1 rank MB':>9} {'2 ranks MB (each)':>18}")
     for r in rows:
         print(f"{r['samples']:>9} {r['tokens']:>11} | {r['render_tok_s_per_core']:>11.0f} {r['plain_tok_s']:>9.0f} "
-              f"{r['hf_map_tok_s']:>9.0f} {r['render_tok_s_per_core'] / r['plain_tok_s']:>6.2f} | "
+              f"{r['hf_map_tok_s']:>9.0f} {r['ratio']:>6.2f} | "
               f"{r['render_all_cores_tok_s']:>10.0f} | {r['reload_s']:>8.3f} {r['reload_s_per_10M_tokens']:>6.3f} | "
               f"{r['growth_bytes_per_token']:>7.3f} {r['growth_anon_bytes_per_token']:>5.2f} | "
               f"{r['peak_to_first_step_mb']:>7.0f} {r['steady_rss_mb']:>6.0f} | {r['one_rank_growth_mb']:>9.1f} "
               f"{' / '.join(f'{x:.1f}' for x in r['two_ranks_growth_mb']):>18}")
-    print("render/core, plain, hf-map: tokens/s on one core; ratio = render / plain; all cores: data.num_proc default; "
+    print(f"render/core, plain, hf-map: tokens/s on one core, medians of {ROUNDS} alternating rounds; ratio = median of the "
+          "rounds' render / plain; all cores: data.num_proc default; "
           "B/token: resident growth over loading the data, per token (anon: its private part); 2 ranks: each "
           "rank's growth (the mapped samples are shared pages)")
     with open(os.path.join(out, "bench_data.json"), "w") as f:
@@ -255,6 +292,7 @@ def main() -> None:
     parser.add_argument("--rate-sample", type=int, default=5000, help="records timed for the per-core rates")
     parser.add_argument("--out", default="runs/bench_data")
     parser.add_argument("--probe", help=argparse.SUPPRESS)
+    parser.add_argument("--rates", help=argparse.SUPPRESS)
     parser.add_argument("--cache", help=argparse.SUPPRESS)
     parser.add_argument("--probe-out", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -262,6 +300,9 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     if args.probe:
         probe(args)
+        return
+    if args.rates:
+        rates(args)
         return
     sizes = [1000, 5000] if args.quick else args.sizes
     rate_sample = min(args.rate_sample, 1000) if args.quick else args.rate_sample
