@@ -34,10 +34,18 @@ runpy.run_module(module, run_name="__main__", alter_sys=True)
 """
 
 
+def default_sigint() -> None:
+    """In the child before exec: SIGINT handled by default and not blocked, whatever the test process inherited
+    (a pytest worker's state must not decide whether the child can be interrupted)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def start_slow(tmp_path, module: str, args: list[str]) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": REPO, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false",
            "OMP_NUM_THREADS": "1"}
     return subprocess.Popen([sys.executable, "-c", SLOW_WRITER, module, *args], cwd=tmp_path, env=env,
+                            preexec_fn=default_sigint,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -214,7 +222,8 @@ def test_ctrl_c_while_generating_keeps_the_finished_samples(tmp_path):
         f.write(PREVIOUS)
     env = {**os.environ, "PYTHONPATH": REPO, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-c", SLOW_BUILDER, "suites.agent.generate", "--n", "400", "--out", out,
-                             "--overwrite"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             "--overwrite"], cwd=tmp_path, env=env, preexec_fn=default_sigint,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     try:
         deadline = time.time() + 120
