@@ -9,7 +9,9 @@ and a message's own ``"train": true|false`` overrides the mode for that message.
 The template is probed once (core.data.template_probe); the record is adapted to what the template
 demands (core.data.adapt, counted by kind); a strategy (core.data.spans: generation markers, prefix
 rendering, or one sample per trained turn for templates that rewrite history) gives the text and the
-character spans to train, and one encode with offsets gives the labels. No token patterns are guessed.
+character spans to train (lay_out), and one encode gives the labels (encode_laid_out: one batched call for
+many records; token offsets from the tokenizer, or from the byte lengths of a byte-level vocabulary,
+core.data.byte_offsets). No token patterns are guessed.
 Every trained assistant span ends with the template's end-of-turn text (for a template with none, the
 eos token is appended, as LLaMA-Factory does). A flagged non-assistant message (and, in "prompt" mode, a
 message flagged false) covers what ``messages[:i+1]`` adds to ``messages[:i]``; for messages[0], only its
