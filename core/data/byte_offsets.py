@@ -60,10 +60,15 @@ def _probe_passes(backend, table: list[int]) -> bool:
     return True
 
 
+def fast_backend(tokenizer):
+    """The Rust tokenizer behind a fast transformers tokenizer, else None."""
+    return getattr(tokenizer, "_tokenizer", None) if getattr(tokenizer, "is_fast", False) else None
+
+
 def byte_lengths(tokenizer) -> list[int] | None:
     """Bytes per token id of a byte-level fast tokenizer that passes the probe, else None. Cached per tokenizer
     object, keyed by its backend, vocabulary size and normalizer (an edited tokenizer is probed again)."""
-    backend = getattr(tokenizer, "_tokenizer", None) if getattr(tokenizer, "is_fast", False) else None
+    backend = fast_backend(tokenizer)
     if backend is None or not hasattr(backend, "encode_batch_fast"):
         return None
     key = (id(backend), backend.get_vocab_size(with_added_tokens=True), backend.normalizer is None)

@@ -124,15 +124,11 @@ def _span_labels(ids: list[int], starting_at, ending_after, trained_spans, untra
     return ids, labels
 
 
-def _backend(tokenizer):
-    return getattr(tokenizer, "_tokenizer", None) if getattr(tokenizer, "is_fast", False) else None
-
-
 def _encodings(texts: list[str], tokenizer, table) -> list:
     """One batched encode of the texts. Fast tokenizers are called through their Rust backend (the transformers
     wrapper costs as much as the encode itself), without offsets where the byte lengths of a byte-level
     vocabulary (`table`, core.data.byte_offsets) give them; others give (ids, offsets) pairs."""
-    backend = _backend(tokenizer)
+    backend = byte_offsets.fast_backend(tokenizer)
     if backend is not None:
         if table is not None:
             return backend.encode_batch_fast(texts, add_special_tokens=False)
@@ -148,18 +144,18 @@ def _labels(encoding, layout: Layout, trained_spans, untrained_spans, prompt_mod
     """Labels from where the spans' characters fall in the one encoding of the layout's text."""
     text = layout.text
     overlap_spans = layout.spans if layout.overlap else []
-    spans = (trained_spans, untrained_spans, overlap_spans, prompt_mode)
+    where = (trained_spans, untrained_spans, overlap_spans, prompt_mode)
     if table is not None:
         ids = encoding.ids
         ends = byte_offsets.token_byte_ends(table, ids)
         if ends and ends[-1] == byte_offsets.byte_position(text, len(text)):
             return _span_labels(ids, partial(byte_offsets.first_starting_at, ends, text),
-                                partial(byte_offsets.first_ending_after, ends, text), *spans)
-        encoding = _backend(tokenizer).encode(text, add_special_tokens=False)  # this one with its offsets
+                                partial(byte_offsets.first_ending_after, ends, text), *where)
+        encoding = byte_offsets.fast_backend(tokenizer).encode(text, add_special_tokens=False)  # with offsets
     if not isinstance(encoding, tuple):
         n = len(encoding)
         fast = _span_labels(encoding.ids, partial(_first_starting_at, encoding, n, len(text)),
-                            partial(_first_ending_after, encoding, n, len(text)), *spans)
+                            partial(_first_ending_after, encoding, n, len(text)), *where)
         if fast is not None:
             return fast
         input_ids, offsets = list(encoding.ids), _offsets_array(encoding.offsets)

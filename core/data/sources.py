@@ -112,7 +112,7 @@ def _render_batch(records: list[tuple[str, dict]], tokenizer, mask: str, lenient
             lengths.append(len(s.input_ids))
             task_types.append(s.task_type)
             sample_ids.append(s.sample_id)
-    rendered.update({f"strategy:{name}": n for name, n in Counter(strategies).items()})
+    rendered.update(f"strategy:{name}" for name in strategies)
     return {"input_ids": np.array(ids, dtype=np.int32), "labels": np.array(labels, dtype=np.int32),
             "lengths": lengths, "task_type": task_types, "sample_id": sample_ids, "failed": failed,
             "rendered": rendered}
@@ -159,7 +159,8 @@ def _rendered(batches, tokenizer, cfg: DataConfig):
         return
     import multiprocessing
 
-    probe_template(tokenizer), byte_lengths(tokenizer)  # computed once here, inherited by the forked workers
+    probe_template(tokenizer)  # both computed once here, inherited by the forked workers
+    byte_lengths(tokenizer)
     _WORKER = (tokenizer, cfg.mask, cfg.lenient, policy)
     pending: deque = deque()
     with multiprocessing.get_context("fork").Pool(procs) as pool:

@@ -115,25 +115,6 @@ def _cut_marks(text: str) -> tuple[str, list[tuple[int, int]]]:
     return "".join(pieces), spans
 
 
-def _json_messages(messages: list) -> list | None:
-    """The messages with top-level None values dropped (as transformers' _normalize_chat_messages does), or
-    None when they are not plain JSON without marks (they then take transformers' path)."""
-    out = []
-    for message in messages:
-        if type(message) is not dict:
-            return None
-        clean = {}
-        for key, value in message.items():
-            if value is None:
-                continue
-            if type(key) is not str or not _unmarked(key) or not (
-                    _unmarked(value) if type(value) is str else _plain(value)):
-                return None
-            clean[key] = value
-        out.append(clean)
-    return out
-
-
 def _render_fast(compiled, messages: list, tools, generation_prompt: bool, kw: dict, generation_spans: bool):
     """What Template.render does, given the template's globals as a plain dict."""
     template, template_globals = compiled
@@ -158,14 +139,14 @@ def render(tokenizer, messages: list[dict], tools, generation_prompt: bool, kw: 
         raise TemplateError("the tokenizer has no chat template")
     kw = template_kwargs(tokenizer) if kw is None else kw
     tools = tools or None
+    dicts = all(type(m) is dict for m in messages)
+    # top-level None values dropped, as transformers' _normalize_chat_messages does (without its deep walk)
+    messages = [{k: v for k, v in m.items() if v is not None} for m in messages] if dicts \
+        else _normalize_chat_messages(messages)
     compiled = _compiled(tokenizer.chat_template)
-    plain = _json_messages(messages) if compiled is not None and _plain(tools) and _plain(kw) else None
-    if plain is None:
-        messages = ([{k: v for k, v in m.items() if v is not None} for m in messages]
-                    if all(type(m) is dict for m in messages) else _normalize_chat_messages(messages))
     try:
-        if plain is not None:
-            return _render_fast(compiled, plain, tools, generation_prompt, kw, generation_spans)
+        if compiled is not None and dicts and _plain(messages) and _plain(tools) and _plain(kw):
+            return _render_fast(compiled, messages, tools, generation_prompt, kw, generation_spans)
         texts, spans = render_jinja_template(
             conversations=[messages], tools=tools, chat_template=tokenizer.chat_template,
             return_assistant_tokens_mask=generation_spans, add_generation_prompt=generation_prompt, **kw)
